@@ -1,0 +1,1 @@
+"""Subcommands of the `jaxpaint` CLI; see jaxpaint/cli.py."""

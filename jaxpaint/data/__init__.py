@@ -1,0 +1,1 @@
+"""Dataset: source readers, crops, masks, splits, the TFDS builder and the loader."""
