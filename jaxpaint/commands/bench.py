@@ -1,0 +1,39 @@
+"""`jaxpaint bench NAME`: runs a benchmark from jaxpaint/benchmarks and writes its figures as JSON."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+from pathlib import Path
+
+import jaxpaint.benchmarks
+from jaxpaint.errors import JaxpaintError
+
+
+def available() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(jaxpaint.benchmarks.__path__))
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("bench", help="run a benchmark: " + ", ".join(available()))
+    parser.add_argument("name", help="benchmark name")
+    parser.add_argument("--out", help="write the figures to this JSON file")
+    parser.add_argument("bench_args", nargs="*", help="arguments for the benchmark (after --)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if args.name not in available():
+        raise JaxpaintError(f"unknown benchmark {args.name!r}; available: {', '.join(available())}")
+    module = importlib.import_module(f"jaxpaint.benchmarks.{args.name}")
+    import argparse
+
+    sub = argparse.ArgumentParser(prog=f"jaxpaint bench {args.name}")
+    module.add_arguments(sub)
+    figures = module.run(sub.parse_args(args.bench_args))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"figures written to {args.out}")
+    return 0
