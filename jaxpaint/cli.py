@@ -1,8 +1,9 @@
 """The `jaxpaint` command: one entry point, one module per subcommand.
 
 Each module in jaxpaint/commands/ defines `register(subparsers)`, which adds its
-parser and sets `func` (a callable taking the parsed args). Modules import heavy
-libraries (jax, tfds) inside their functions so that `jaxpaint --help` is fast.
+parser and sets `func` (a callable taking the parsed args). Only the chosen
+command's module is imported, and modules import heavy libraries (jax, tfds)
+inside their functions, so that start-up stays fast.
 """
 
 from __future__ import annotations
@@ -13,23 +14,40 @@ import sys
 
 from jaxpaint.errors import JaxpaintError
 
-COMMANDS = ("data", "train", "inpaint", "evaluate", "score", "run", "bench")
+COMMANDS = {
+    "data": "build, inspect and export the dataset",
+    "train": "train a method or the pose evaluator from a config",
+    "inpaint": "inpaint images with a trained method",
+    "evaluate": "score a method on a dataset split",
+    "score": "the competition's scoring program",
+    "run": "the main job: dataset, training, evaluation and report",
+    "bench": "benchmarks",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxpaint", description="Semantic inpainting of images of people.")
-    subparsers = parser.add_subparsers(dest="command", required=True)
+def build_parser(command: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jaxpaint",
+        description="Semantic inpainting of images of people.",
+        epilog="commands: " + "; ".join(f"{k}: {v}" for k, v in COMMANDS.items()),
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     for name in COMMANDS:
-        importlib.import_module(f"jaxpaint.commands.{name}").register(subparsers)
+        if name == command:
+            importlib.import_module(f"jaxpaint.commands.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=COMMANDS[name], add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, extra = build_parser().parse_known_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args, extra = parser.parse_known_args(argv)
     # Only commands that take `--config.key=value` overrides accept extra arguments.
     if extra and not getattr(args, "accepts_overrides", False):
-        print(f"jaxpaint: error: unrecognized arguments: {' '.join(extra)}", file=sys.stderr)
-        return 2
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.overrides = extra
     try:
         result = args.func(args)
