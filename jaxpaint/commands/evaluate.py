@@ -1,0 +1,133 @@
+"""`jaxpaint evaluate`: score a method on a dataset split (thesis Table 3 columns plus PCK)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from jaxpaint.errors import JaxpaintError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help="score a method on a dataset split")
+    p.add_argument("--method", required=True, help="method name, e.g. context_encoder, holes, diffusion")
+    p.add_argument("--workdir", required=True, help="the method's training run (results go to WORKDIR/eval_SPLIT)")
+    p.add_argument("--data-dir", required=True, help="directory the dataset was built into")
+    p.add_argument("--dataset", help="dataset config name (default: the run's, or the only one in --data-dir)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--pose-model", help="a trained pose-evaluator run, for WNJD and PCK")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--limit", type=int, help="score only the first N batches")
+    p.add_argument("--out", help="output folder (default WORKDIR/eval_SPLIT)")
+    p.set_defaults(func=run)
+
+
+def built_datasets(data_dir: str) -> list[str]:
+    """Dataset config names built under data_dir (tfds layout DATA_DIR/jaxpaint/CONFIG/VERSION)."""
+    root = Path(data_dir) / "jaxpaint"
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def resolve_dataset(data_dir: str, requested: str | None, run_config=None) -> str:
+    if requested:
+        return requested
+    if run_config is not None and run_config.get("data", {}).get("dataset"):
+        return run_config.data.dataset
+    names = built_datasets(data_dir)
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise JaxpaintError(f"no dataset is built in {data_dir}; run `jaxpaint data build` first")
+    raise JaxpaintError(f"{data_dir} holds several datasets ({', '.join(names)}); choose one with --dataset")
+
+
+def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None):
+    """(inpainter, dataset name) for a method: restores a trained run, or configures a baseline."""
+    import ml_collections
+
+    from jaxpaint.data import loader
+    from jaxpaint.methods import get_method, load_inpainter
+
+    module = get_method(method)
+    if hasattr(module, "train_step"):
+        from jaxpaint.train.checkpoint import restore_run
+
+        run_config, _ = restore_run(workdir)
+        dataset = resolve_dataset(data_dir, dataset, run_config)
+        return load_inpainter(method, workdir=workdir), dataset
+    dataset = resolve_dataset(data_dir, dataset)
+    mean_rgb = loader.mean_color(loader.open_split(data_dir, dataset, "train"))
+    config = ml_collections.ConfigDict({"method": method, "data": {"mean_rgb": [float(c) for c in mean_rgb]}})
+    return load_inpainter(method, config=config), dataset
+
+
+def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_model=None,
+                    batch_size=64, limit=None, out=None) -> dict:
+    """Runs the evaluation and writes results.json, results.md and grid PNGs; returns the results."""
+    from jaxpaint.data import loader
+    from jaxpaint.evaluation import evaluate_batches
+    from jaxpaint.report.grids import save_grid
+    from jaxpaint.report.tables import results_markdown
+
+    inpainter, dataset = method_setup(method, workdir, data_dir, dataset)
+    pose_evaluator = None
+    if pose_model:
+        from jaxpaint.metrics.pose_evaluator import PoseEvaluator
+
+        pose_evaluator = PoseEvaluator.load(pose_model)
+    source = loader.open_split(data_dir, dataset, split)
+    ds = loader.batch_dataset(source, batch_size, seed=0, shuffle=False, drop_remainder=False)
+    num_batches = len(ds) if limit is None else min(limit, len(ds))
+    evaluation, originals = evaluate_batches(
+        inpainter, (ds[i] for i in range(num_batches)), pose_evaluator, total=num_batches, desc=f"evaluate {method}"
+    )
+    out_dir = Path(out or Path(workdir) / f"eval_{split}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = [{"method": method, **evaluation.means()}]
+    if originals is not None:
+        rows.append({"method": "original (unmasked)", **originals.means()})
+    results = {
+        "method": method,
+        "dataset": dataset,
+        "split": split,
+        "num_images": int(len(evaluation.per_image["mse"])),
+        "pose_model": pose_model,
+        "means": evaluation.means(),
+        "original": rows[1] if originals is not None else None,
+        "per_image": {k: [round(float(x), 6) for x in v] for k, v in evaluation.per_image.items()},
+    }
+    _write_json_atomic(out_dir / "results.json", results)
+    note = (f"{results['num_images']} images of {dataset}/{split}; per-block scores averaged per image, then over images."
+            + (f" Pose model: {pose_model}." if pose_model else ""))
+    _write_text_atomic(out_dir / "results.md", results_markdown(rows, title=f"{method} on {dataset} {split}", note=note))
+    save_grid(out_dir / "grid.png", evaluation.samples)
+    print(f"results: {out_dir / 'results.md'}")
+    return results
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    _write_text_atomic(path, json.dumps(_finite(obj), indent=1, allow_nan=False) + "\n")
+
+
+def _finite(obj):
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return None if isinstance(obj, float) and not math.isfinite(obj) else obj
+
+
+def run(args) -> int:
+    results = evaluate_method(args.method, args.workdir, args.data_dir, args.dataset, args.split,
+                              args.pose_model, args.batch_size, args.limit, args.out)
+    print(open(Path(args.out or Path(args.workdir) / f"eval_{args.split}") / "results.md").read())
+    return 0 if results["num_images"] else 1

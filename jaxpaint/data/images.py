@@ -1,0 +1,126 @@
+"""Image files and atomic outputs: reading any source image as uint8 RGB, writing PNGs,
+files and whole folders so that a failure never leaves a complete-looking result.
+
+Readers and the competition track use these so that every unreadable file
+fails the same way: a JaxpaintError naming the path.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile
+
+from jaxpaint.errors import JaxpaintError
+
+# A truncated JPEG must fail, not come back with a grey bottom half.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def load_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Reads an image file as uint8 (H, W, 3); grayscale, palette, RGBA and CMYK become RGB.
+
+    The whole file is decoded here, so a truncated or corrupt file raises
+    JaxpaintError now rather than yielding partial pixels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise JaxpaintError(f"image {path} does not exist")
+    try:
+        with Image.open(path) as image:
+            image.load()  # a full decode: PIL only reads the header on open
+            rgb = image.convert("RGB")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise JaxpaintError(f"image {path} cannot be decoded: {err}") from None
+    array = np.asarray(rgb, dtype=np.uint8)
+    if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise JaxpaintError(f"image {path} has an unusable shape {array.shape}")
+    return array
+
+
+def _check_image_array(array: np.ndarray, path: Path) -> np.ndarray:
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        raise JaxpaintError(f"cannot write {path}: image dtype is {array.dtype}, expected uint8")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
+        raise JaxpaintError(f"cannot write {path}: image shape {array.shape} is not (H, W), (H, W, 3) or (H, W, 4)")
+    return np.ascontiguousarray(array)
+
+
+def encode_png(array: np.ndarray, path: str | os.PathLike = "<memory>") -> bytes:
+    """PNG bytes of a uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array; same array, same bytes."""
+    array = _check_image_array(array, Path(path))
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Writes `data` to a temporary file beside `path`, then renames it into place."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise JaxpaintError(f"cannot write {path}: {err}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp_name, path)
+    except BaseException as err:
+        Path(tmp_name).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise JaxpaintError(f"cannot write {path}: {err}") from None
+        raise
+
+
+def save_png_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Writes a uint8 image as PNG so that `path` is either absent, the old file, or complete."""
+    write_bytes_atomic(path, encode_png(array, path))
+
+
+class staged_directory:
+    """Builds a folder under a temporary sibling name and renames it into place only on success.
+
+    A failure part-way removes the staging folder, so `out_dir` is either absent
+    or complete. An existing non-empty `out_dir` is refused up front; an empty
+    one is replaced.
+
+        with staged_directory(out_dir) as tmp:
+            ...write files under tmp...
+    """
+
+    def __init__(self, out_dir: str | os.PathLike):
+        self.out_dir = Path(out_dir)
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        out = self.out_dir
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise JaxpaintError(f"output folder {out} already exists and is not empty; remove it or choose another")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        except OSError as err:
+            raise JaxpaintError(f"cannot create output folder {out}: {err}") from None
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        try:
+            if self.out_dir.is_dir():
+                self.out_dir.rmdir()  # empty, checked on entry
+            os.replace(self.tmp, self.out_dir)
+        except OSError as err:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise JaxpaintError(f"cannot move the finished folder into {self.out_dir}: {err}") from None
+        return False

@@ -1,0 +1,159 @@
+"""Batches for training and evaluation: grain over a built split (or any sequence of examples).
+
+`open_split` opens one split of a built `jaxpaint` TFDS dataset as a random-access
+source; `batch_dataset` turns any random-access sequence of examples into a
+`grain.MapDataset` whose element i is batch i in the layout of docs/DESIGN.md.
+
+Batch i is a pure function of (seed, i): training resumes by index, with no
+iterator state to save. With shuffle=True the examples are reshuffled every epoch
+and the dataset repeats without end; with shuffle=False it is one ordered pass.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from jaxpaint.data.joints import NUM_SLOTS
+from jaxpaint.errors import JaxpaintError
+
+DATASET_NAME = "jaxpaint"
+MAX_BLOCKS = 10
+JOINT_KEYS = ("xy", "present", "visible", "derived")
+
+
+def dataset_dir(data_dir: str | Path, config_name: str) -> Path:
+    """Where TFDS keeps one config of the dataset: DATA_DIR/jaxpaint/CONFIG."""
+    return Path(data_dir) / DATASET_NAME / config_name
+
+
+def find_version_dir(data_dir: str | Path, config_name: str) -> Path:
+    """The newest complete version folder of a built config; JaxpaintError if none is built."""
+    config_dir = dataset_dir(data_dir, config_name)
+    versions = sorted(
+        (p for p in config_dir.glob("*.*.*") if (p / "dataset_info.json").is_file()),
+        key=lambda p: tuple(int(x) for x in p.name.split(".") if x.isdigit()),
+    )
+    if not versions:
+        source = config_name.split("_")[0]
+        raise JaxpaintError(
+            f"dataset {config_dir} is not built (no complete version folder); build it with "
+            f"`jaxpaint data build --source {source} --data-dir {data_dir}` (add --manual-dir for real sources)"
+        )
+    return versions[-1]
+
+
+def open_split(data_dir: str | Path, config_name: str, split: str):
+    """One split of a built dataset as a random-access source of example dicts (`tfds.data_source`)."""
+    import tensorflow_datasets as tfds
+
+    version_dir = find_version_dir(data_dir, config_name)
+    builder = tfds.builder_from_directory(str(version_dir))
+    if split not in builder.info.splits:
+        raise JaxpaintError(
+            f"dataset {version_dir} has no split {split!r}; it has {', '.join(sorted(builder.info.splits))}"
+        )
+    return builder.as_data_source(split=split)
+
+
+def _joint_field(example: Mapping[str, Any], key: str) -> np.ndarray:
+    # tfds.data_source gives nested dicts (example["joints"]["xy"]); flat "joints/xy" keys are accepted too.
+    joints = example.get("joints")
+    if isinstance(joints, Mapping):
+        return np.asarray(joints[key])
+    return np.asarray(example[f"joints/{key}"])
+
+
+def blocks_to_hole_mask(blocks: np.ndarray, height: int, width: int) -> np.ndarray:
+    """bool (H, W) hole mask of (row, col, size) blocks; delegates to the competition-track helper."""
+    from jaxpaint.data.track import blocks_to_hole
+
+    return np.asarray(blocks_to_hole(blocks, height, width), dtype=bool)
+
+
+def to_batch_element(example: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """One example in the per-item batch layout: fixed-size blocks, derived hole, flat joint keys."""
+    image = np.asarray(example["image"], dtype=np.uint8)
+    blocks = np.asarray(example["blocks"], dtype=np.int32).reshape(-1, 3)
+    if len(blocks) > MAX_BLOCKS:
+        raise JaxpaintError(f"example {example.get('image_id', '?')!r} has {len(blocks)} blocks; at most {MAX_BLOCKS}")
+    padded = np.zeros((MAX_BLOCKS, 3), np.int32)
+    padded[: len(blocks)] = blocks
+    element = {
+        "image": image,
+        "hole": blocks_to_hole_mask(blocks, image.shape[0], image.shape[1]),
+        "blocks": padded,
+        "num_blocks": np.int32(len(blocks)),
+        "joints_xy": _joint_field(example, "xy").astype(np.float32).reshape(NUM_SLOTS, 2),
+    }
+    for key in JOINT_KEYS[1:]:
+        element[f"joints_{key}"] = _joint_field(example, key).astype(bool).reshape(NUM_SLOTS)
+    return element
+
+
+def shuffle_seed(seed: int) -> int:
+    """A 32-bit shuffle seed mixed from `seed`; grain adds the epoch to it, so raw seeds s and s+1 would share epochs."""
+    return int(np.random.SeedSequence([int(seed), 0x6A70]).generate_state(1)[0])
+
+
+def batch_dataset(
+    source: Sequence[Mapping[str, Any]],
+    batch_size: int,
+    *,
+    seed: int,
+    shuffle: bool = True,
+    drop_remainder: bool = True,
+    repeat: bool | None = None,
+):
+    """A grain.MapDataset whose element i is batch i (a dict of numpy arrays, docs/DESIGN.md layout).
+
+    shuffle=True: each epoch is a fresh permutation of the examples and the dataset
+    repeats without end (`repeat` defaults to `shuffle`); batches never straddle two
+    epochs. shuffle=False, drop_remainder=False: one pass covering every example once.
+    """
+    import grain
+
+    if batch_size <= 0:
+        raise JaxpaintError(f"batch size must be positive, got {batch_size}")
+    repeat = shuffle if repeat is None else repeat
+    if len(source) == 0 or (drop_remainder and len(source) < batch_size):
+        raise JaxpaintError(
+            f"cannot make batches of {batch_size} from {len(source)} examples"
+            + (" with drop_remainder" if drop_remainder else "")
+        )
+    ds = grain.MapDataset.source(source)
+    if shuffle:
+        ds = ds.shuffle(seed=shuffle_seed(seed))
+    ds = ds.map(to_batch_element).batch(batch_size, drop_remainder=drop_remainder)
+    if repeat:
+        ds = ds.repeat()
+    return ds
+
+
+def iterate(batches, start: int = 0, *, num_threads: int = 2, prefetch: int = 8):
+    """Iterates `batches` from batch index `start`, reading ahead in background threads."""
+    import grain
+
+    return iter(batches[start:].to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch)))
+
+
+def batches_per_epoch(num_examples: int, batch_size: int, drop_remainder: bool = True) -> int:
+    """How many batches `batch_dataset` makes from one epoch of `num_examples`."""
+    return num_examples // batch_size if drop_remainder else -(-num_examples // batch_size)
+
+
+def mean_color(source: Sequence[Mapping[str, Any]], max_examples: int = 1000) -> np.ndarray:
+    """Mean RGB of the images in [-1, 1], float32 (3,), over up to `max_examples` evenly spaced examples."""
+    n = len(source)
+    if n == 0:
+        raise JaxpaintError("cannot take the mean colour of an empty dataset")
+    indices = np.unique(np.linspace(0, n - 1, num=min(n, max_examples)).round().astype(int))
+    total = np.zeros(3, np.float64)
+    pixels = 0
+    for i in indices:
+        image = np.asarray(source[int(i)]["image"], dtype=np.float64)
+        total += image.reshape(-1, 3).sum(axis=0)
+        pixels += image.shape[0] * image.shape[1]
+    return (total / pixels / 127.5 - 1.0).astype(np.float32)

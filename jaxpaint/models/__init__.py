@@ -1,0 +1,1 @@
+"""Network architectures shared by methods and evaluators."""
