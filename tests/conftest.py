@@ -24,3 +24,16 @@ needs_vgg19 = pytest.mark.skipif(
     not VGG19_DIR.is_dir(),
     reason=f"real VGG-19 weights not found at {VGG19_DIR} (set JAXPAINT_VGG19_DIR)",
 )
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """A built synthetic dataset: 120 source images at 64 px, seed 0. Returns (data_dir, config_name).
+
+    Read it with `jaxpaint.data.loader.open_split(data_dir, config_name, split)`.
+    """
+    from jaxpaint.data import builder
+
+    data_dir = tmp_path_factory.mktemp("tiny_dataset")
+    builder.build("synthetic", data_dir, size=64, seed=0, num_examples=120)
+    return str(data_dir), builder.config_name("synthetic", 64, 0, 120)

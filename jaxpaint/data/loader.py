@@ -11,6 +11,7 @@ and the dataset repeats without end; with shuffle=False it is one ordered pass.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -22,6 +23,7 @@ from jaxpaint.errors import JaxpaintError
 DATASET_NAME = "jaxpaint"
 MAX_BLOCKS = 10
 JOINT_KEYS = ("xy", "present", "visible", "derived")
+VERSION_NAME = re.compile(r"^\d+\.\d+\.\d+$")
 
 
 def dataset_dir(data_dir: str | Path, config_name: str) -> Path:
@@ -32,9 +34,10 @@ def dataset_dir(data_dir: str | Path, config_name: str) -> Path:
 def find_version_dir(data_dir: str | Path, config_name: str) -> Path:
     """The newest complete version folder of a built config; JaxpaintError if none is built."""
     config_dir = dataset_dir(data_dir, config_name)
+    # Only finished versions: TFDS stages a build in a sibling "incomplete.*" folder and renames it at the end.
     versions = sorted(
-        (p for p in config_dir.glob("*.*.*") if (p / "dataset_info.json").is_file()),
-        key=lambda p: tuple(int(x) for x in p.name.split(".") if x.isdigit()),
+        (p for p in config_dir.glob("*.*.*") if VERSION_NAME.match(p.name) and (p / "dataset_info.json").is_file()),
+        key=lambda p: tuple(int(x) for x in p.name.split(".")),
     )
     if not versions:
         source = config_name.split("_")[0]

@@ -80,7 +80,9 @@ def as_text(value: object, path: Path, where: str) -> str:
 
 
 def as_scalar(value: object, path: Path, where: str) -> float | None:
-    """A numeric scalar (or a one-element array or a digit string) as float; None where empty."""
+    """A numeric scalar (or a one-element array or a digit string) as float; None where empty or absent."""
+    if value is None:
+        return None
     if isinstance(value, str):
         value = value.strip()
         if not value:

@@ -1,0 +1,110 @@
+"""Context Encoders (thesis §3.1, tuned values of §5.1).
+
+Train:   jaxpaint train --config context_encoder:VARIANT --workdir runs/ce_VARIANT [--config.key=value ...]
+Inpaint: jaxpaint inpaint --workdir runs/ce_VARIANT --data-dir DATA --split test --out OUT
+
+Variants:
+  paper  the thesis's tuned model: 128 px, bottleneck 4000, overlap 4, λ_rec 0.999,
+         180 epochs of the competition's train split (28755 images, the thesis's
+         release): 28755 // 64 = 449 steps an epoch, 180 × 449 = 80820 steps at batch 64.
+         Adam 2e-4, β1 0.5; the generator's rate is 10× the discriminator's, as in
+         the reference implementation the thesis used whenever 0 < λ_rec < 1.
+  lspet  the paper model at half width on LSPET 128 px (≈ 6 000 train images), 30
+         epochs (2 800 steps at batch 64): sized for at most 30 minutes on one GPU.
+  quick  the main job's model (`make run`, synthetic 128 px humans): a narrow network
+         that trains in about 3 minutes on a 2-core CPU.
+  tiny   tests only: 64 px, a few channels, a few steps.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+# Mean colour of the reference implementation (ImageNet, in [-1, 1]); the trainer
+# replaces it with the train split's mean before training.
+REFERENCE_MEAN_RGB = (2 * 117.0 / 255.0 - 1.0, 2 * 104.0 / 255.0 - 1.0, 2 * 123.0 / 255.0 - 1.0)
+
+PAPER_TRAIN_IMAGES = 28755
+PAPER_EPOCHS = 180
+
+
+def base_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.method = "context_encoder"
+    c.seed = 0
+    c.batch_size = 64
+    c.num_steps = PAPER_EPOCHS * (PAPER_TRAIN_IMAGES // 64)
+    c.log_every = 50
+    c.eval_every = 1000
+    c.checkpoint_every = 2000
+    c.preview_every = 2000
+    c.eval_batches = 10
+
+    c.data = ml_collections.ConfigDict()
+    c.data.data_dir = "data"
+    c.data.dataset = "mpii_128_seed0"
+    c.data.train_split = "train"
+    c.data.val_split = "validation"
+    c.data.image_size = 128
+    c.data.mean_rgb = REFERENCE_MEAN_RGB
+
+    c.model = ml_collections.ConfigDict()
+    c.model.width = 64          # nef = ngf of the reference code
+    c.model.disc_width = 64     # ndf
+    c.model.bottleneck = 4000   # nBottleneck: length of the context vector
+    c.model.feature_size = 4    # n: the encoder's output is n × n × (8·width)
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.lambda_rec = 0.999
+    c.loss.overlap = 4
+    c.loss.overlap_weight = 10.0
+
+    c.optim = ml_collections.ConfigDict()
+    c.optim.learning_rate = 2e-4
+    c.optim.b1 = 0.5
+    c.optim.b2 = 0.999
+    c.optim.generator_lr_scale = 10.0
+    return c
+
+
+def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
+    c = base_config()
+    if variant == "paper":
+        return c
+    if variant == "lspet":
+        c.data.dataset = "lspet_128_seed0"
+        c.model.width = 32
+        c.model.disc_width = 32
+        c.num_steps = 2800
+        c.eval_every = 400
+        c.checkpoint_every = 400
+        c.preview_every = 400
+        return c
+    if variant == "quick":
+        c.data.dataset = "synthetic_128_seed0"
+        c.batch_size = 16
+        c.model.width = 8
+        c.model.disc_width = 8
+        c.model.bottleneck = 256
+        c.num_steps = 600
+        c.log_every = 25
+        c.eval_every = 200
+        c.checkpoint_every = 200
+        c.preview_every = 200
+        c.eval_batches = 4
+        return c
+    if variant == "tiny":
+        c.data.dataset = "synthetic_64_seed0"
+        c.data.image_size = 64
+        c.batch_size = 4
+        c.model.width = 4
+        c.model.disc_width = 4
+        c.model.bottleneck = 16
+        c.num_steps = 4
+        c.log_every = 2
+        c.eval_every = 4
+        c.checkpoint_every = 4
+        c.preview_every = 4
+        c.eval_batches = 1
+        return c
+    raise KeyError(f"unknown variant {variant!r}; choose paper, lspet, quick or tiny")

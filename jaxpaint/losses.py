@@ -1,0 +1,68 @@
+"""Training losses shared by the methods: pure functions of arrays, usable inside jit.
+
+Images are float32 NHWC in [-1, 1]; hole masks are bool (B, H, W), True = missing.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+# The reference Context Encoder puts ten times the L2 weight on the overlap band.
+OVERLAP_WEIGHT = 10.0
+
+
+def dilate(mask: jax.Array, radius: int) -> jax.Array:
+    """bool (B, H, W) mask grown by `radius` px in every direction (a (2r+1)² square window)."""
+    if radius < 0:
+        raise ValueError(f"dilation radius must be >= 0, got {radius}")
+    if radius == 0:
+        return mask
+    window = (1, 2 * radius + 1, 2 * radius + 1)
+    grown = jax.lax.reduce_window(mask.astype(jnp.float32), -jnp.inf, jax.lax.max, window, (1, 1, 1), "SAME")
+    return grown > 0
+
+
+def overlap_band(hole: jax.Array, width: int) -> jax.Array:
+    """Known pixels within `width` px (Chebyshev distance) of a hole: the thesis's overlap (§3.3)."""
+    return dilate(hole, width) & ~hole
+
+
+def reconstruction_weights(hole: jax.Array, overlap: int, overlap_weight: float = OVERLAP_WEIGHT) -> jax.Array:
+    """float32 (B, H, W): 1 on hole pixels, overlap_weight on the overlap band, 0 elsewhere."""
+    band = overlap_band(hole, overlap)
+    return hole.astype(jnp.float32) + overlap_weight * band.astype(jnp.float32)
+
+
+def weighted_l2(prediction: jax.Array, target: jax.Array, weights: jax.Array) -> jax.Array:
+    """Σ w·(p − t)² / (C·Σ w) over the batch: the weighted mean squared error per channel value.
+
+    weights are (B, H, W) and broadcast over channels; all-zero weights give 0.
+    """
+    squared = jnp.sum(jnp.square(prediction - target), axis=-1)
+    total_weight = jnp.sum(weights) * prediction.shape[-1]
+    safe_total = jnp.where(total_weight > 0, total_weight, 1.0)
+    return jnp.where(total_weight > 0, jnp.sum(weights * squared) / safe_total, 0.0)
+
+
+def masked_reconstruction_loss(
+    prediction: jax.Array, target: jax.Array, hole: jax.Array, overlap: int, overlap_weight: float = OVERLAP_WEIGHT
+) -> jax.Array:
+    """The Context Encoder's L_rec: normalised L2 on the holes, overlap_weight× on the band around them."""
+    return weighted_l2(prediction, target, reconstruction_weights(hole, overlap, overlap_weight))
+
+
+def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+    """BCE of D on real (label 1) plus on fake (label 0): −log σ(r) − log(1 − σ(f)), batch means."""
+    # softplus(-x) = −log σ(x) and softplus(x) = −log(1 − σ(x)), stable for large |x|.
+    return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+
+
+def generator_adversarial_loss(fake_logits: jax.Array) -> jax.Array:
+    """Non-saturating generator loss −log σ(D(G(x))), the batch mean."""
+    return jnp.mean(jax.nn.softplus(-fake_logits))
+
+
+def joint_generator_loss(rec_loss: jax.Array, adv_loss: jax.Array, lambda_rec: float) -> jax.Array:
+    """λ_rec·L_rec + (1 − λ_rec)·L_adv (thesis §3.1.1, λ_rec + λ_adv = 1)."""
+    return lambda_rec * rec_loss + (1.0 - lambda_rec) * adv_loss

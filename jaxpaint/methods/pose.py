@@ -1,0 +1,185 @@
+"""The Stacked Hourglass pose estimator (thesis §4.3) as a method of the shared trainer.
+
+It is the evaluator behind WNJD, not an inpainting method: it trains on whole
+(unmasked) images to predict one heatmap per joint type. The loss is the mean
+squared error between every stack's heatmaps and Gaussian targets (intermediate
+supervision), over the joint types the source labels in each image. Images are
+resized to `model.input_size` when the dataset's resolution differs, and randomly
+mirrored left-right during training when `augment.flip` is set.
+
+Config fields: model.{num_stacks, features, depth, input_size, sigma, peak_threshold};
+optim.{name (adam | rmsprop), learning_rate, final_lr_fraction}; augment.flip.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxpaint.data.joints import SLOT_MIRROR
+from jaxpaint.metrics import pose as pose_metrics
+from jaxpaint.models.hourglass import STEM_STRIDE, StackedHourglass, from_config
+from jaxpaint.train.state import TrainState, create_state
+
+PART = "hourglass"  # the key of the network in params / opt_state / model_state
+
+
+def network(config) -> StackedHourglass:
+    return from_config(config.model)
+
+
+def learning_rate(config):
+    """Cosine decay from optim.learning_rate to final_lr_fraction of it over the run."""
+    o = config.optim
+    return optax.cosine_decay_schedule(o.learning_rate, max(int(config.num_steps), 1), alpha=o.final_lr_fraction)
+
+
+def optimizer(config) -> optax.GradientTransformation:
+    name = config.optim.name
+    if name == "adam":
+        return optax.adam(learning_rate(config))
+    if name == "rmsprop":  # the original implementation's choice
+        return optax.rmsprop(learning_rate(config))
+    raise ValueError(f"optim.name must be adam or rmsprop, not {name!r}")
+
+
+def resize_images(images: jax.Array, size: int) -> jax.Array:
+    """float (B, S, S, 3) -> (B, size, size, 3); a no-op when S == size."""
+    if images.shape[1:3] == (size, size):
+        return images
+    return jax.image.resize(images, (images.shape[0], size, size, images.shape[3]), "linear", antialias=True)
+
+
+def rescale_xy(xy: jax.Array, from_hw, to_hw) -> jax.Array:
+    """Pixel coordinates (pixel k centred at k) from one image size to another, as resizing maps them."""
+    scale = jnp.array([to_hw[1] / from_hw[1], to_hw[0] / from_hw[0]], jnp.float32)
+    return (xy + 0.5) * scale - 0.5
+
+
+def mirror(images: jax.Array, xy: jax.Array, present: jax.Array, flip: jax.Array):
+    """Mirrors the examples where flip (B,) is True: pixels, x → W − 1 − x, and left/right slots swapped."""
+    width = images.shape[2]
+    images = jnp.where(flip[:, None, None, None], images[:, :, ::-1], images)
+    flipped_xy = jnp.stack([width - 1 - xy[..., 0], xy[..., 1]], axis=-1)[:, SLOT_MIRROR]
+    xy = jnp.where(flip[:, None, None], flipped_xy, xy)
+    present = jnp.where(flip[:, None], present[:, SLOT_MIRROR], present)
+    return images, xy, present
+
+
+def model_inputs(config, batch: dict) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Images resized to the model's input size and the joints in its pixels."""
+    size = int(config.model.input_size)
+    images = batch["image"]
+    xy = rescale_xy(batch["joints_xy"], images.shape[1:3], (size, size))
+    return resize_images(images, size), xy, batch["joints_present"]
+
+
+def heatmap_loss(heatmaps: jax.Array, targets: jax.Array, labelled: jax.Array) -> jax.Array:
+    """MSE of every stack's heatmaps (S, B, h, w, C) against targets (B, h, w, C), summed over
+    stacks; channels of types with no label in an image (labelled (B, C) False) do not count."""
+    weight = labelled.astype(jnp.float32)[:, None, None, :]
+    per_stack = jnp.sum(weight * jnp.square(heatmaps - targets[None]), axis=(1, 2, 3, 4))
+    cells = jnp.maximum(jnp.sum(weight) * heatmaps.shape[2] * heatmaps.shape[3], 1.0)
+    return jnp.sum(per_stack) / cells
+
+
+def _targets(config, xy, present, input_size: int) -> jax.Array:
+    heat = input_size // STEM_STRIDE
+    return pose_metrics.heatmap_targets(xy, present, (input_size, input_size), (heat, heat), config.model.sigma)
+
+
+def init_state(config, key: jax.Array, batch: dict) -> TrainState:
+    init_key, state_key = jax.random.split(key)
+    size = int(config.model.input_size)
+    variables = network(config).init(init_key, jnp.zeros((1, size, size, 3), jnp.float32), train=False)
+    params = {PART: variables["params"]}
+    opt_state = {PART: optimizer(config).init(params[PART])}
+    return create_state(params, opt_state, state_key, {PART: variables["batch_stats"]})
+
+
+def train_step(config, state: TrainState, batch: dict) -> tuple[TrainState, dict[str, jax.Array]]:
+    images, xy, present = model_inputs(config, batch)
+    if config.augment.flip:
+        flip = jax.random.bernoulli(state.step_key(), 0.5, (images.shape[0],))
+        images, xy, present = mirror(images, xy, present, flip)
+    targets = _targets(config, xy, present, images.shape[1])
+    labelled = pose_metrics.type_present(present)
+
+    def objective(params):
+        variables = {"params": params, "batch_stats": state.model_state[PART]}
+        heatmaps, updates = network(config).apply(variables, images, train=True, mutable=["batch_stats"])
+        return heatmap_loss(heatmaps, targets, labelled), (heatmaps, updates["batch_stats"])
+
+    (loss, (heatmaps, batch_stats)), grads = jax.value_and_grad(objective, has_aux=True)(state.params[PART])
+    updates, opt_state = optimizer(config).update(grads, state.opt_state[PART], state.params[PART])
+    new_state = state.replace(
+        step=state.step + 1,
+        params={PART: optax.apply_updates(state.params[PART], updates)},
+        opt_state={PART: opt_state},
+        model_state={PART: batch_stats},
+    )
+    metrics = {
+        "loss": loss,
+        "last_stack_loss": heatmap_loss(heatmaps[-1:], targets, labelled),
+        "grad_norm": optax.global_norm(grads),
+    }
+    return new_state, metrics
+
+
+def heatmaps_for(config, params, batch_stats, images: jax.Array) -> jax.Array:
+    """The last stack's heatmaps (B, h, w, 12) for float images already at the model's input size."""
+    heatmaps = network(config).apply({"params": params, "batch_stats": batch_stats}, images, train=False)
+    return heatmaps[-1]
+
+
+def predict_joints(config, params, batch_stats, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Float images (B, S, S, 3) in [-1, 1] -> xy (B, 19, 2) in their own pixels, present (B, 19)."""
+    size = int(config.model.input_size)
+    heatmaps = heatmaps_for(config, params, batch_stats, resize_images(images, size))
+    xy, present, _ = pose_metrics.decode_heatmaps(heatmaps, (size, size), config.model.peak_threshold)
+    xy = rescale_xy(xy, (size, size), images.shape[1:3])
+    return jnp.where(present[..., None], xy, 0.0), present
+
+
+def eval_step(config, state: TrainState, batch: dict) -> dict[str, jax.Array]:
+    """Validation heatmap loss of the last stack, PCK@0.2 and WNJD against the labels (image pixels)."""
+    params, batch_stats = state.params[PART], state.model_state[PART]
+    images, xy, present = model_inputs(config, batch)
+    heatmaps = heatmaps_for(config, params, batch_stats, images)
+    loss = heatmap_loss(heatmaps[None], _targets(config, xy, present, images.shape[1]), pose_metrics.type_present(present))
+    pred_xy, pred_present = predict_joints(config, params, batch_stats, batch["image"])
+    true_xy, true_present = batch["joints_xy"], batch["joints_present"]
+    return {
+        "loss": loss,
+        "pck": jnp.nanmean(pose_metrics.pck(pred_xy, pred_present, true_xy, true_present, alpha=0.2)),
+        "wnjd": jnp.nanmean(pose_metrics.wnjd(pred_xy, pred_present, true_xy, true_present, batch["image"].shape[1:3])),
+    }
+
+
+def _draw_joints(images_u8: np.ndarray, xy: np.ndarray, present: np.ndarray) -> np.ndarray:
+    from jaxpaint.report.grids import draw_example
+
+    return np.stack([draw_example(img, None, p, m) for img, p, m in zip(images_u8, xy, present)]).astype(np.uint8)
+
+
+def draw_joints(images_u8: jax.Array, xy: jax.Array, present: jax.Array) -> jax.Array:
+    """uint8 images with joints drawn on them; a host callback, so that it also runs inside jit."""
+    return jax.pure_callback(
+        _draw_joints, jax.ShapeDtypeStruct(images_u8.shape, jnp.uint8), images_u8, xy, present, vmap_method="sequential"
+    )
+
+
+def to_uint8(images: jax.Array) -> jax.Array:
+    return jnp.round((jnp.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(jnp.uint8)
+
+
+def preview(config, state: TrainState, batch: dict) -> dict[str, jax.Array]:
+    """The validation images with the predicted joints, and with the labelled ones."""
+    images = to_uint8(batch["image"])
+    pred_xy, pred_present = predict_joints(config, state.params[PART], state.model_state[PART], batch["image"])
+    return {
+        "predicted": draw_joints(images, pred_xy, pred_present),
+        "labels": draw_joints(images, batch["joints_xy"], batch["joints_present"]),
+    }

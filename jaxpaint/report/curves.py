@@ -1,0 +1,80 @@
+"""Loss curves from a run's metrics.jsonl, one panel per metric, train and validation (thesis Fig. 9)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from jaxpaint.errors import JaxpaintError
+
+SPLIT_COLOURS = {"train": "tab:blue", "val": "tab:orange"}
+
+# Readable panel titles for the names methods report; other metrics keep their own name.
+TITLES = {
+    "loss": "total (generator) loss",
+    "rec_loss": "reconstruction loss",
+    "adv_loss": "adversarial loss",
+    "disc_loss": "discriminator loss",
+}
+
+
+def series(records: list[dict]) -> dict[str, dict[str, tuple[list[int], list[float]]]]:
+    """{metric: {split: (steps, values)}} from metrics.jsonl records."""
+    out: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
+    for record in records:
+        for name, value in record.get("metrics", {}).items():
+            steps, values = out.setdefault(name, {}).setdefault(record["split"], ([], []))
+            steps.append(record["step"])
+            values.append(value)
+    return out
+
+
+def panel_order(names) -> list[str]:
+    known = [n for n in TITLES if n in names]
+    return known + sorted(n for n in names if n not in TITLES)
+
+
+def plot_curves(records: list[dict], out_path, *, title: str | None = None) -> Path | None:
+    """Writes one PNG with a panel per metric; returns its path, or None when there is nothing to plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = series(records)
+    if not data:
+        return None
+    names = panel_order(data)
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        for split, (steps, values) in sorted(data[name].items(), reverse=True):
+            marker = "o" if len(steps) < 30 else None
+            ax.plot(steps, values, marker=marker, markersize=3, label=split, color=SPLIT_COLOURS.get(split))
+        ax.set_title(TITLES.get(name, name))
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    tmp.replace(out_path)
+    return out_path
+
+
+def plot_metrics_file(metrics_path, out_path) -> Path | None:
+    """The curves of a metrics.jsonl file; JaxpaintError when the file is missing."""
+    from jaxpaint.train.metrics_log import read_metrics
+
+    metrics_path = Path(metrics_path)
+    if not metrics_path.is_file():
+        raise JaxpaintError(f"{metrics_path}: no such metrics file")
+    return plot_curves(read_metrics(metrics_path), out_path)

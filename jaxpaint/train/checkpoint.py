@@ -1,0 +1,130 @@
+"""Checkpoints (orbax) and the files that describe a run: config.json and batch_spec.json.
+
+A run's workdir holds `config.json` (the full config, mean colour included),
+`batch_spec.json` (shapes and dtypes of one device batch, so that a state can be
+rebuilt for restoring without the dataset) and `checkpoints/<step>/`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxpaint.errors import JaxpaintError
+from jaxpaint.train.state import TrainState
+
+CONFIG_FILE = "config.json"
+BATCH_SPEC_FILE = "batch_spec.json"
+CHECKPOINT_DIR = "checkpoints"
+
+
+def save_config(config: ml_collections.ConfigDict, workdir: Path) -> None:
+    if jax.process_index() == 0:
+        _write_atomic(workdir / CONFIG_FILE, config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+
+
+def load_config_json(workdir: Path) -> ml_collections.ConfigDict:
+    path = Path(workdir) / CONFIG_FILE
+    if not path.is_file():
+        raise JaxpaintError(f"{path}: no such file; is {workdir} the workdir of a training run?")
+    try:
+        return ml_collections.ConfigDict(json.loads(path.read_text()))
+    except json.JSONDecodeError as err:
+        raise JaxpaintError(f"{path}: not valid JSON ({err})") from None
+
+
+def save_batch_spec(batch: dict, workdir: Path) -> None:
+    spec = {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in batch.items()}
+    if jax.process_index() == 0:
+        _write_atomic(workdir / BATCH_SPEC_FILE, json.dumps(spec, indent=2, sort_keys=True) + "\n")
+
+
+def load_batch_spec(workdir: Path) -> dict[str, jax.ShapeDtypeStruct]:
+    path = Path(workdir) / BATCH_SPEC_FILE
+    if not path.is_file():
+        raise JaxpaintError(f"{path}: no such file; the run in {workdir} never started training")
+    spec = json.loads(path.read_text())
+    return {k: jax.ShapeDtypeStruct(tuple(v["shape"]), np.dtype(v["dtype"])) for k, v in spec.items()}
+
+
+def make_manager(workdir: Path, *, max_to_keep: int = 3, async_save: bool = True) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=max_to_keep, create=True, enable_async_checkpointing=async_save
+    )
+    return ocp.CheckpointManager((Path(workdir) / CHECKPOINT_DIR).absolute(), options=options)
+
+
+def is_finite(state: TrainState) -> bool:
+    """True when no float leaf of the state holds a NaN or Inf."""
+    leaves = [x for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return bool(jax.jit(lambda xs: jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in xs])))(leaves)) if leaves else True
+
+
+def save_state(manager: ocp.CheckpointManager, state: TrainState) -> int:
+    """Saves the state at its step; a state with NaN or Inf is never written."""
+    step = int(state.step)
+    if not is_finite(state):
+        raise JaxpaintError(
+            f"the state at step {step} holds NaN or Inf; not saved. "
+            f"The last good checkpoint is step {manager.latest_step()} in {manager.directory}"
+        )
+    manager.save(step, args=ocp.args.StandardSave(state), force=True)
+    return step
+
+
+def restore_latest(manager: ocp.CheckpointManager, target: TrainState) -> TrainState | None:
+    """The latest checkpoint restored onto `target`'s structure and shardings, or None when there is none."""
+    step = manager.latest_step()
+    if step is None:
+        return None
+    abstract = jax.tree.map(_abstract, target)
+    return manager.restore(step, args=ocp.args.StandardRestore(abstract))
+
+
+def restore_run(workdir) -> tuple[ml_collections.ConfigDict, TrainState]:
+    """The config and latest state of the training run in `workdir`, for inference.
+
+    The state lives on the default device (replicated over all local devices
+    when there are several); its structure comes from the method's `init_state`
+    traced on a batch of the recorded shapes, so nothing is computed twice.
+    """
+    from jaxpaint.methods import get_method
+
+    workdir = Path(workdir)
+    if not workdir.is_dir():
+        raise JaxpaintError(f"{workdir}: no such workdir")
+    config = load_config_json(workdir)
+    ckpt_dir = workdir / CHECKPOINT_DIR
+    if not ckpt_dir.is_dir():
+        raise JaxpaintError(f"{ckpt_dir}: no checkpoints; train the run in {workdir} first")
+    method = get_method(config.method)
+    batch = {k: jnp.zeros(v.shape, v.dtype) for k, v in load_batch_spec(workdir).items()}
+    key = jax.random.PRNGKey(config.seed)
+    abstract = jax.eval_shape(lambda k, b: method.init_state(config, k, b), key, batch)
+    sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.asarray(jax.local_devices()), ("data",)), jax.sharding.PartitionSpec())
+    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), abstract)
+    manager = make_manager(workdir, async_save=False)
+    try:
+        step = manager.latest_step()
+        if step is None:
+            raise JaxpaintError(f"{ckpt_dir}: no finished checkpoint; train the run in {workdir} first")
+        state = manager.restore(step, args=ocp.args.StandardRestore(target))
+    finally:
+        manager.close()
+    return config, state
+
+
+def _abstract(x):
+    return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -1,0 +1,278 @@
+"""The shared trainer: `train_and_evaluate(config, workdir)` runs any registered method.
+
+One run is one workdir. It holds config.json, batch_spec.json, checkpoints/,
+metrics.jsonl, curves.png and previews/. Running again with the same workdir
+continues from the latest checkpoint; since batch i and the step-i key are pure
+functions of (seed, i), a resumed run gives the same bytes as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxpaint.errors import JaxpaintError
+from jaxpaint.train import checkpoint as ckpt
+from jaxpaint.train import mesh as mesh_lib
+from jaxpaint.train.guard import TrainingGuard, TrainingStopped
+from jaxpaint.train.metrics_log import MetricsLog
+from jaxpaint.train.state import TrainState
+
+# Defaults for the engine's optional config fields.
+DEFAULTS = {
+    "log_every": 50,
+    "eval_every": 500,
+    "checkpoint_every": 1000,
+    "preview_every": 1000,
+    "eval_batches": 10,
+    "keep_checkpoints": 3,
+    "async_checkpoint": True,
+    "loader_threads": 2,
+    "prefetch_batches": 8,
+}
+
+
+def setting(config: ml_collections.ConfigDict, name: str):
+    return config.get(name, DEFAULTS[name])
+
+
+def to_model_batch(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """The device batch a method sees: `image` as float32 in [-1, 1], other keys unchanged."""
+    out = dict(batch)
+    out["image"] = batch["image"].astype(jnp.float32) / 127.5 - 1.0
+    return out
+
+
+def numeric_arrays(batch: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Drops non-numeric entries (strings such as image ids) that cannot go to a device."""
+    arrays = {k: np.asarray(v) for k, v in batch.items()}
+    return {k: v for k, v in arrays.items() if v.dtype.kind in "biuf"}
+
+
+# ---------------------------------------------------------------- data
+
+
+def open_sources(config) -> tuple[Any, Any]:
+    """The train and validation sources: a built TFDS split, or `data.examples_fn` ("module:function",
+    called with the split name) giving an in-memory sequence of examples."""
+    from jaxpaint.data import loader
+
+    data = config.data
+    examples_fn = data.get("examples_fn", None)
+    if examples_fn:
+        module_name, _, fn_name = examples_fn.partition(":")
+        fn = getattr(importlib.import_module(module_name), fn_name)
+        return fn(data.train_split), fn(data.val_split)
+    return (
+        loader.open_split(data.data_dir, data.dataset, data.train_split),
+        loader.open_split(data.data_dir, data.dataset, data.val_split),
+    )
+
+
+def fill_mean_rgb(config, train_source, workdir: Path) -> None:
+    """Sets config.data.mean_rgb from the train split; a resumed run reuses the recorded value."""
+    from jaxpaint.data.loader import mean_color
+
+    saved = workdir / ckpt.CONFIG_FILE
+    mean = None
+    if saved.is_file():
+        mean = ckpt.load_config_json(workdir).get("data", {}).get("mean_rgb", None)
+    if mean is None:
+        mean = [float(x) for x in mean_color(train_source)]
+    with config.unlocked():
+        config.data.mean_rgb = tuple(float(x) for x in mean)
+
+
+# ---------------------------------------------------------------- compiled steps
+
+
+def compile_steps(method, config, mesh) -> dict[str, Callable]:
+    """The method's steps jitted with explicit shardings: batch split on 'data', state replicated."""
+    rep = mesh_lib.replicated_sharding(mesh)
+    data = mesh_lib.batch_sharding(mesh)
+
+    def train(state, batch):
+        return method.train_step(config, state, to_model_batch(batch))
+
+    steps = {"train": jax.jit(train, in_shardings=(rep, data), out_shardings=(rep, rep), donate_argnums=0)}
+    if hasattr(method, "eval_step"):
+        steps["eval"] = jax.jit(
+            lambda state, batch: method.eval_step(config, state, to_model_batch(batch)),
+            in_shardings=(rep, data),
+            out_shardings=rep,
+        )
+    if hasattr(method, "preview"):
+        steps["preview"] = jax.jit(
+            lambda state, batch: method.preview(config, state, to_model_batch(batch)),
+            in_shardings=(rep, data),
+            out_shardings=rep,
+        )
+    return steps
+
+
+@jax.jit
+def mean_metrics(stacked: list[dict[str, jax.Array]]) -> dict[str, jax.Array]:
+    return jax.tree.map(lambda *xs: jnp.mean(jnp.stack([jnp.asarray(x, jnp.float32) for x in xs])), *stacked)
+
+
+def to_floats(metrics: dict[str, jax.Array]) -> dict[str, float]:
+    return {k: float(v) for k, v in jax.device_get(metrics).items()}
+
+
+# ---------------------------------------------------------------- the run
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState:
+    """Trains `config.method` for `config.num_steps` steps in `workdir`, resuming when it holds checkpoints."""
+    from jaxpaint.data import loader
+    from jaxpaint.methods import get_method, is_trainable
+
+    config = ml_collections.ConfigDict(config)
+    workdir = Path(workdir)
+    mesh_lib.initialize_distributed(config)
+    method = get_method(config.method)
+    if not is_trainable(method):
+        raise JaxpaintError(f"method {config.method!r} has nothing to train (no init_state/train_step)")
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    train_source, val_source = open_sources(config)
+    fill_mean_rgb(config, train_source, workdir)
+    ckpt.save_config(config, workdir)
+
+    mesh = mesh_lib.make_mesh()
+    mesh_lib.check_batch_size(config.batch_size, mesh, f"config {workdir / ckpt.CONFIG_FILE}")
+    train_batches = loader.batch_dataset(train_source, config.batch_size, seed=config.seed, shuffle=True)
+    first = numeric_arrays(train_batches[0])
+    ckpt.save_batch_spec(jax.eval_shape(to_model_batch, first), workdir)
+
+    state = init_state(method, config, mesh, first)
+    manager = ckpt.make_manager(
+        workdir, max_to_keep=setting(config, "keep_checkpoints"), async_save=setting(config, "async_checkpoint")
+    )
+    try:
+        restored = ckpt.restore_latest(manager, state)
+        if restored is not None:
+            state = restored
+        start = int(state.step)
+        log = MetricsLog(workdir, truncate_after=start)
+        steps = compile_steps(method, config, mesh)
+        evaluator = Evaluator(config, val_source, steps, mesh, workdir)
+        try:
+            state = run_steps(config, state, steps, train_batches, mesh, manager, log, evaluator, start)
+        except TrainingStopped as err:
+            manager.wait_until_finished()
+            last = manager.latest_step()
+            kept = f"step {last} in {manager.directory}" if last is not None else "none (no checkpoint was written)"
+            log.plot()
+            raise TrainingStopped(f"{workdir}: {err}. Last good checkpoint: {kept}") from None
+    finally:
+        manager.wait_until_finished()
+        manager.close()
+    return state
+
+
+def init_state(method, config, mesh, first_batch: dict[str, np.ndarray]) -> TrainState:
+    """The method's initial state, placed on every device."""
+    key = jax.random.PRNGKey(config.seed)
+    state = method.init_state(config, key, to_model_batch({k: jnp.asarray(v) for k, v in first_batch.items()}))
+    return mesh_lib.replicate(state, mesh)
+
+
+def run_steps(config, state, steps, train_batches, mesh, manager, log, evaluator, start: int) -> TrainState:
+    """The step loop: train, log, guard, evaluate, preview, checkpoint."""
+    from tqdm import tqdm
+
+    from jaxpaint.data import loader
+
+    num_steps = int(config.num_steps)
+    log_every = setting(config, "log_every")
+    checkpoint_every = setting(config, "checkpoint_every")
+    guard = TrainingGuard.from_config(config)
+    batches = loader.iterate(
+        train_batches, start, num_threads=setting(config, "loader_threads"), prefetch=setting(config, "prefetch_batches")
+    )
+    pending: list[dict[str, jax.Array]] = []
+    interval_start = time.perf_counter()
+    bar = tqdm(total=num_steps, initial=start, desc="train", unit="step", disable=jax.process_index() != 0)
+    try:
+        for step in range(start + 1, num_steps + 1):
+            batch = mesh_lib.to_global_arrays(numeric_arrays(next(batches)), mesh)
+            state, metrics = steps["train"](state, batch)
+            pending.append(metrics)
+            bar.update(1)
+            if step % log_every == 0 or step == num_steps:
+                means = to_floats(mean_metrics(pending))
+                elapsed = time.perf_counter() - interval_start
+                images_per_sec = len(pending) * config.batch_size / max(elapsed, 1e-9)
+                guard.check(step, means)
+                log.write(step, "train", means, images_per_sec=images_per_sec)
+                bar.set_postfix(loss=f"{means['loss']:.4g}", img_s=f"{images_per_sec:.1f}")
+                pending, interval_start = [], time.perf_counter()
+            if evaluator.due(step) or step == num_steps:
+                evaluator.run(state, step, log)
+                interval_start = time.perf_counter()  # images/s counts training time only
+            if step % checkpoint_every == 0 or step == num_steps:
+                ckpt.save_state(manager, state)
+                interval_start = time.perf_counter()
+            if step == num_steps:
+                log.plot()
+    finally:
+        bar.close()
+    return state
+
+
+class Evaluator:
+    """Validation metrics (eval_step averaged over `eval_batches`) and preview grids."""
+
+    def __init__(self, config, val_source, steps, mesh, workdir: Path):
+        from jaxpaint.data import loader
+
+        self.guard = TrainingGuard.from_config(config)
+        self.config, self.steps, self.mesh, self.workdir = config, steps, mesh, workdir
+        self.eval_every = setting(config, "eval_every")
+        self.preview_every = setting(config, "preview_every")
+        self.batches = None
+        if "eval" in steps or "preview" in steps:
+            self.batches = loader.batch_dataset(
+                val_source, config.batch_size, seed=config.seed, shuffle=False, drop_remainder=True
+            )
+            self.num_batches = min(len(self.batches), setting(config, "eval_batches"))
+
+    def due(self, step: int) -> bool:
+        return (self.eval_every and step % self.eval_every == 0) or (
+            self.preview_every and step % self.preview_every == 0
+        )
+
+    def run(self, state, step: int, log) -> None:
+        if self.batches is None:
+            return
+        final = step == int(self.config.num_steps)
+        if "eval" in self.steps and (final or (self.eval_every and step % self.eval_every == 0)):
+            results = [self.steps["eval"](state, self._batch(i)) for i in range(self.num_batches)]
+            means = to_floats(mean_metrics(results))
+            self.guard.check(step, means, split="val")
+            log.write(step, "val", means)
+            log.plot()
+        if "preview" in self.steps and (final or (self.preview_every and step % self.preview_every == 0)):
+            self._preview(state, step)
+
+    def _batch(self, i: int):
+        return mesh_lib.to_global_arrays(numeric_arrays(self.batches[i]), self.mesh)
+
+    def _preview(self, state, step: int) -> None:
+        from jaxpaint.report.grids import save_grid
+
+        images = jax.device_get(self.steps["preview"](state, self._batch(0)))
+        if jax.process_index() == 0:
+            path = self.workdir / "previews" / f"step_{step:07d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_grid(path, {name: list(np.asarray(v, np.uint8)) for name, v in images.items()})

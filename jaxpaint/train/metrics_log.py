@@ -1,0 +1,54 @@
+"""metrics.jsonl: one JSON object per logged step, {step, split, metrics, images_per_sec, time}."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import jax
+
+METRICS_FILE = "metrics.jsonl"
+CURVES_FILE = "curves.png"
+
+
+def read_metrics(path: Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # a line cut short by a killed run; everything after it is stale as well
+    return records
+
+
+class MetricsLog:
+    """Appends records; on resume, drops those past the restored step so no step appears twice."""
+
+    def __init__(self, workdir: Path, truncate_after: int):
+        self.workdir = Path(workdir)
+        self.path = self.workdir / METRICS_FILE
+        self.is_writer = jax.process_index() == 0
+        if self.is_writer:
+            kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= truncate_after]
+            tmp = self.path.with_name(METRICS_FILE + ".tmp")
+            tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+            tmp.replace(self.path)
+
+    def write(self, step: int, split: str, metrics: dict[str, float], images_per_sec: float | None = None) -> None:
+        if not self.is_writer:
+            return
+        record = {"step": int(step), "split": split, "metrics": metrics, "time": time.time()}
+        if images_per_sec is not None:
+            record["images_per_sec"] = images_per_sec
+        with self.path.open("a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+
+    def plot(self) -> None:
+        if self.is_writer:
+            from jaxpaint.report.curves import plot_curves
+
+            plot_curves(read_metrics(self.path), self.workdir / CURVES_FILE)
