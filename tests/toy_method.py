@@ -132,7 +132,8 @@ def train_step(config, state: TrainState, batch):
         adv = jnp.mean(optax.sigmoid_binary_cross_entropy(disc.apply({"params": state.params["discriminator"]}, composite), 1.0))
         loss = rec + config.loss.adv_weight * adv
         if config.model.nan_at_step >= 0:
-            loss = jnp.where(state.step >= config.model.nan_at_step, jnp.nan, loss)
+            # A factor, not a select, so that the NaN reaches the gradients and the parameters.
+            loss = loss * jnp.where(state.step >= config.model.nan_at_step, jnp.nan, 1.0)
         return loss, (rec, adv, composite)
 
     (loss, (rec, adv, composite)), g_grads = jax.value_and_grad(gen_loss, has_aux=True)(state.params["generator"])

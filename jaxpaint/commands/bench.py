@@ -19,8 +19,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="run a benchmark: " + ", ".join(available()))
     parser.add_argument("name", help="benchmark name")
     parser.add_argument("--out", help="write the figures to this JSON file")
-    parser.add_argument("bench_args", nargs="*", help="arguments for the benchmark (after --)")
-    parser.set_defaults(func=run)
+    # Everything the dispatcher does not know goes to the benchmark's own parser.
+    parser.set_defaults(func=run, accepts_overrides=True)
 
 
 def run(args) -> int:
@@ -31,7 +31,7 @@ def run(args) -> int:
 
     sub = argparse.ArgumentParser(prog=f"jaxpaint bench {args.name}")
     module.add_arguments(sub)
-    figures = module.run(sub.parse_args(args.bench_args))
+    figures = module.run(sub.parse_args([a for a in args.overrides if a != "--"]))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")

@@ -14,6 +14,7 @@ as float32 in [-1, 1].
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import jax
@@ -65,8 +66,9 @@ def to_uint8(image: jax.Array) -> jax.Array:
 def init_state(config, key: jax.Array, batch: dict) -> TrainState:
     g_key, d_key, state_key = jax.random.split(key, 3)
     image = batch["image"]
-    g_vars = generator(config).init(g_key, image, train=False)
-    d_vars = discriminator(config).init(d_key, image, train=False)
+    # Jitted: an eager Flax init dispatches every initialiser op one by one.
+    g_vars = jax.jit(partial(generator(config).init, train=False))(g_key, image)
+    d_vars = jax.jit(partial(discriminator(config).init, train=False))(d_key, image)
     params = {"generator": g_vars["params"], "discriminator": d_vars["params"]}
     model_state = {"generator": g_vars["batch_stats"], "discriminator": d_vars["batch_stats"]}
     opt_state = {name: tx.init(params[name]) for name, tx in optimizers(config).items()}

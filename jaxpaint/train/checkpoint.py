@@ -17,6 +17,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxpaint.errors import JaxpaintError
+from jaxpaint.train.guard import TrainingStopped
 from jaxpaint.train.state import TrainState
 
 CONFIG_FILE = "config.json"
@@ -60,20 +61,22 @@ def make_manager(workdir: Path, *, max_to_keep: int = 3, async_save: bool = True
     return ocp.CheckpointManager((Path(workdir) / CHECKPOINT_DIR).absolute(), options=options)
 
 
+@jax.jit
+def _all_finite(leaves: list[jax.Array]) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
 def is_finite(state: TrainState) -> bool:
     """True when no float leaf of the state holds a NaN or Inf."""
     leaves = [x for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.inexact)]
-    return bool(jax.jit(lambda xs: jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in xs])))(leaves)) if leaves else True
+    return bool(_all_finite(leaves)) if leaves else True
 
 
 def save_state(manager: ocp.CheckpointManager, state: TrainState) -> int:
     """Saves the state at its step; a state with NaN or Inf is never written."""
     step = int(state.step)
     if not is_finite(state):
-        raise JaxpaintError(
-            f"the state at step {step} holds NaN or Inf; not saved. "
-            f"The last good checkpoint is step {manager.latest_step()} in {manager.directory}"
-        )
+        raise TrainingStopped(f"the state at step {step} holds NaN or Inf (training diverged); it was not saved")
     manager.save(step, args=ocp.args.StandardSave(state), force=True)
     return step
 

@@ -181,10 +181,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
 
 
 def init_state(method, config, mesh, first_batch: dict[str, np.ndarray]) -> TrainState:
-    """The method's initial state, placed on every device."""
+    """The method's initial state, computed under jit (init_state must be traceable) and replicated."""
     key = jax.random.PRNGKey(config.seed)
-    state = method.init_state(config, key, to_model_batch({k: jnp.asarray(v) for k, v in first_batch.items()}))
-    return mesh_lib.replicate(state, mesh)
+    init = jax.jit(
+        lambda k, b: method.init_state(config, k, to_model_batch(b)), out_shardings=mesh_lib.replicated_sharding(mesh)
+    )
+    return init(key, first_batch)
 
 
 def run_steps(config, state, steps, train_batches, mesh, manager, log, evaluator, start: int) -> TrainState:

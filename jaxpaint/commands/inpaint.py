@@ -1,0 +1,241 @@
+"""`jaxpaint inpaint`: complete images with a method, in batches, writing one PNG per image.
+
+Inputs, one of:
+  --data-dir DIR --split S [--dataset NAME]   a built dataset split (its own block masks);
+                                              writes OUT/<split>_<index>.png and OUT/maskdata.json
+  --input DIR --masks maskdata.json           a competition folder (e.g. X/); writes OUT/<name>.png
+  --image a.png --mask m.png                  one image; mask pixels that are nonzero are holes
+
+Known pixels come back exactly as they went in. When the method was trained at a
+fixed size (the run's config.data.image_size), images of another size are resized
+to it for the network and the prediction is resized back; the composite is made
+at the image's own size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from jaxpaint.errors import JaxpaintError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("inpaint", help="inpaint images with a trained method")
+    p.add_argument("--workdir", help="the method's training run (needed for trained methods)")
+    p.add_argument("--method", help="method name (default: the run's method)")
+    p.add_argument("--out", required=True, help="output folder for the completed PNGs")
+    p.add_argument("--batch-size", type=int, help="images per network call (default: the run's batch size)")
+    p.add_argument("--data-dir", help="a built dataset's directory")
+    p.add_argument("--dataset", help="dataset config name (default: the run's)")
+    p.add_argument("--split", help="the split to inpaint, with --data-dir")
+    p.add_argument("--limit", type=int, help="inpaint only the first N examples of the split")
+    p.add_argument("--input", help="folder of images named in --masks")
+    p.add_argument("--masks", help="maskdata.json for --input: {name: [[row, col, size], ...]}")
+    p.add_argument("--image", help="one image file")
+    p.add_argument("--mask", help="its mask PNG (nonzero = hole), same size as the image")
+    p.set_defaults(func=run)
+
+
+# --- inputs: each yields (output name, uint8 (H, W, 3) image, bool (H, W) hole) -----------------
+
+
+def read_mask_png(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
+    """bool (H, W) hole mask from a PNG (any nonzero channel = hole); it must be the image's size."""
+    from jaxpaint.data.images import load_rgb
+
+    mask = load_rgb(path).max(axis=-1) > 0
+    if mask.shape != tuple(shape):
+        raise JaxpaintError(f"mask {path} is {mask.shape[1]}x{mask.shape[0]} but its image is {shape[1]}x{shape[0]}")
+    if not mask.any():
+        raise JaxpaintError(f"mask {path} has no hole (no nonzero pixel)")
+    return mask
+
+
+def single_image(image_path: str, mask_path: str) -> tuple[int, Iterator]:
+    from jaxpaint.data.images import load_rgb
+
+    image = load_rgb(image_path)
+    hole = read_mask_png(mask_path, image.shape[:2])
+    return 1, iter([(Path(image_path).stem + ".png", image, hole)])
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(height, width) from the file header, without decoding the pixels."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.size[1], image.size[0]
+    except (OSError, SyntaxError, ValueError) as err:
+        raise JaxpaintError(f"image {path} cannot be read: {err}") from None
+
+
+def folder_with_maskdata(input_dir: str, masks_path: str) -> tuple[int, Iterator]:
+    """The images named in maskdata.json, validated against their sizes before any work starts."""
+    from jaxpaint.data.images import load_rgb
+    from jaxpaint.data.track import blocks_to_hole, read_maskdata
+
+    folder = Path(input_dir)
+    if not folder.is_dir():
+        raise JaxpaintError(f"input folder {folder} does not exist")
+    names = list(read_maskdata(masks_path))
+    for name in names:
+        if not (folder / name).is_file():
+            raise JaxpaintError(f"image {folder / name} (named in {masks_path}) does not exist")
+    masks = read_maskdata(masks_path, {name: image_size(folder / name) for name in names})
+
+    def items():
+        for name in sorted(masks):
+            image = load_rgb(folder / name)
+            yield Path(name).with_suffix(".png").as_posix(), image, blocks_to_hole(masks[name], *image.shape[:2])
+
+    return len(masks), items()
+
+
+def dataset_split(data_dir: str, dataset: str, split: str, limit: int | None) -> tuple[int, Iterator, dict]:
+    """A built split in order; the third value collects each output's blocks for maskdata.json."""
+    from jaxpaint.data.loader import batch_dataset, open_split
+
+    source = open_split(data_dir, dataset, split)
+    total = len(source) if limit is None else min(limit, len(source))
+    blocks_by_name: dict[str, np.ndarray] = {}
+
+    def items():
+        batches = batch_dataset(source, 1, seed=0, shuffle=False, drop_remainder=False)
+        for index in range(total):
+            example = batches[index]
+            name = f"{split}_{index:05d}.png"
+            blocks_by_name[name] = example["blocks"][0][: int(example["num_blocks"][0])]
+            yield name, example["image"][0], example["hole"][0]
+
+    return total, items(), blocks_by_name
+
+
+# --- batching at the model's size ---------------------------------------------------------------
+
+
+def resize_image(image: np.ndarray, size: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+
+
+def resize_hole(hole: np.ndarray, size: int) -> np.ndarray:
+    """Any output pixel touched by a hole pixel is a hole, so no hole colour leaks in as context."""
+    from PIL import Image
+
+    area = np.asarray(Image.fromarray(hole.astype(np.float32)).resize((size, size), Image.BOX))
+    return area > 0
+
+
+def inpaint_group(inpainter, images: list[np.ndarray], holes: list[np.ndarray], model_size: int | None) -> list[np.ndarray]:
+    """Inpaints same-size images together; known pixels of the originals are kept exactly."""
+    if model_size is not None and images[0].shape[:2] != (model_size, model_size):
+        batch = np.stack([resize_image(im, model_size) for im in images])
+        predicted = inpainter(batch, np.stack([resize_hole(h, model_size) for h in holes]))
+        predicted = [resize_back(p, im.shape[:2]) for p, im in zip(predicted, images)]
+    else:
+        predicted = list(inpainter(np.stack(images), np.stack(holes)))
+    return [np.where(h[..., None], p, im).astype(np.uint8) for p, im, h in zip(predicted, images, holes)]
+
+
+def resize_back(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((shape[1], shape[0]), Image.BILINEAR))
+
+
+def chunks(items: Iterator, batch_size: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == batch_size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def inpaint_all(inpainter, items: Iterator, total: int, out_dir: Path, batch_size: int, model_size: int | None) -> int:
+    """Runs the inpainter over the items in batches (grouped by size) and writes each PNG atomically."""
+    from tqdm import tqdm
+
+    from jaxpaint.data.images import save_png_atomic
+
+    written = 0
+    with tqdm(total=total, desc="inpaint", unit="img") as progress:
+        for chunk in chunks(items, batch_size):
+            groups: dict[tuple, list] = {}
+            for item in chunk:
+                key = (model_size, model_size) if model_size else item[1].shape[:2]
+                groups.setdefault(key, []).append(item)
+            for group in groups.values():
+                names, images, holes = zip(*group)
+                for name, result in zip(names, inpaint_group(inpainter, list(images), list(holes), model_size)):
+                    save_png_atomic(out_dir / name, result)
+                    written += 1
+            progress.update(len(chunk))
+    return written
+
+
+# --- the command --------------------------------------------------------------------------------
+
+
+def run_config(workdir: str | None):
+    """The run's saved config, or None without a workdir."""
+    if workdir is None:
+        return None
+    from jaxpaint.train.checkpoint import load_config_json
+
+    if not Path(workdir).is_dir():
+        raise JaxpaintError(f"workdir {workdir} does not exist")
+    return load_config_json(Path(workdir))
+
+
+def choose_input(args, config) -> tuple[int, Iterator, dict | None]:
+    modes = [name for name, given in (("--data-dir", args.data_dir), ("--input", args.input), ("--image", args.image)) if given]
+    if len(modes) != 1:
+        raise JaxpaintError("give exactly one input: --data-dir DIR --split S, --input DIR --masks maskdata.json, or --image a.png --mask m.png")
+    if args.image:
+        if not args.mask:
+            raise JaxpaintError("--image needs --mask (a PNG, nonzero = hole)")
+        return (*single_image(args.image, args.mask), None)
+    if args.input:
+        if not args.masks:
+            raise JaxpaintError("--input needs --masks maskdata.json")
+        return (*folder_with_maskdata(args.input, args.masks), None)
+    if not args.split:
+        raise JaxpaintError("--data-dir needs --split")
+    dataset = args.dataset or (config.get("data", {}).get("dataset") if config is not None else None)
+    if not dataset:
+        raise JaxpaintError("--data-dir needs --dataset (the run's config names none)")
+    return dataset_split(args.data_dir, dataset, args.split, args.limit)
+
+
+def run(args) -> int:
+    from jaxpaint.methods import load_inpainter
+
+    config = run_config(args.workdir)
+    method = args.method or (config.get("method") if config is not None else None)
+    if not method:
+        raise JaxpaintError("give --method, or --workdir of a training run")
+    if args.batch_size is not None and args.batch_size <= 0:
+        raise JaxpaintError(f"--batch-size must be positive, got {args.batch_size}")
+    if config is not None and args.batch_size is not None:
+        config.batch_size = args.batch_size
+    batch_size = args.batch_size or (int(config.batch_size) if config is not None and "batch_size" in config else 16)
+    model_size = config.get("data", {}).get("image_size") if config is not None else None
+
+    total, items, blocks_by_name = choose_input(args, config)
+    inpainter = load_inpainter(method, workdir=args.workdir, config=config)
+    out_dir = Path(args.out)
+    written = inpaint_all(inpainter, items, total, out_dir, batch_size, model_size)
+    if blocks_by_name:
+        from jaxpaint.data.track import MASKDATA_NAME, write_maskdata
+
+        write_maskdata(out_dir / MASKDATA_NAME, blocks_by_name)
+    print(f"{written} images inpainted with {method} into {out_dir}")
+    return 0
