@@ -113,13 +113,15 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
 
 def test_collapsed_discriminator_stops_the_run(tmp_path):
     # A frozen generator against a fast discriminator: disc_loss falls to ~0 while adv_loss climbs.
-    config = toy_config("--config.optim.gen_lr=0.0", "--config.optim.disc_lr=0.05", "--config.num_steps=40",
+    config = toy_config("--config.optim.gen_lr=0.0", "--config.optim.disc_lr=0.01", "--config.num_steps=60",
                         "--config.eval_every=0", "--config.preview_every=0", "--config.checkpoint_every=100",
-                        "--config.log_every=2", "--config.guard.disc_loss_below=0.05",
+                        "--config.log_every=4", "--config.guard.disc_loss_below=0.05",
                         "--config.guard.adv_loss_above=3.0", "--config.guard.patience=2")
     with pytest.raises(TrainingStopped, match="collapsed"):
         train_and_evaluate(config, tmp_path)
-    last = read_records(tmp_path)[-1]["metrics"]
+    records = read_records(tmp_path)
+    assert records[-1]["step"] < 60  # stopped early
+    last = records[-1]["metrics"]
     assert last["disc_loss"] < 0.05 and last["adv_loss"] > 3.0
 
 

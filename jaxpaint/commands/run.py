@@ -9,7 +9,6 @@ with the same workdir resumes: built data and finished runs are reused.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -92,14 +91,14 @@ def run(args) -> int:
     n = results["num_images"]
     note = (f"{n} test images of `{dataset}`; DSSIM, MSE and PSNR per block, averaged per image, then over images. "
             "WNJD and PCK@0.2 use the pose evaluator trained in `pose/`; WNJD vs orig. pose compares with the pose "
-            f"predicted on the unmasked image. Seed {args.seed}; wall time {time.perf_counter() - started:.0f} s.")
+            f"predicted on the unmasked image. Seed {args.seed}.")
     report = workdir / "results.md"
     tmp = report.with_name("results.md.tmp")
     tmp.write_text(results_markdown(rows, title=f"jaxpaint main job: {args.source}", note=note) + _figures(workdir))
     os.replace(tmp, report)
     print(f"evaluation ({time.perf_counter() - t:.0f} s)\n")
     print(report.read_text())
-    print(f"report: {report.resolve()}")
+    print(f"report: {report.resolve()}  (wall time {time.perf_counter() - started:.0f} s)")
     return 0
 
 

@@ -15,6 +15,7 @@ from the config's seed, so the same config gives byte-identical shards.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -24,6 +25,7 @@ from typing import Iterator
 
 import numpy as np
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core import example_serializer
 
 from jaxpaint.data import loader
 from jaxpaint.data.crop import DEFAULT_SIZE
@@ -126,6 +128,28 @@ def list_source_images(source: str, manual_dir: Path | None, config: JaxpaintCon
     return list(itertools.islice(module.iter_images(str(manual_dir)), config.num_examples))
 
 
+@contextlib.contextmanager
+def deterministic_serialization():
+    """Makes TFDS serialize tf.Examples with sorted feature maps while the build runs.
+
+    A tf.Example keeps its features in a protobuf map, whose wire order follows Python's
+    per-process string hashing: the same examples would give other shard bytes in
+    another process. TFDS builds its serializer internally, so the method is swapped
+    for the duration of the build and restored after.
+    """
+    cls = example_serializer.ExampleSerializer
+    original = cls.serialize_example
+
+    def serialize_example(self, example):
+        return self.get_tf_example(example).SerializeToString(deterministic=True)
+
+    cls.serialize_example = serialize_example
+    try:
+        yield
+    finally:
+        cls.serialize_example = original
+
+
 class Jaxpaint(tfds.core.GeneratorBasedBuilder):
     """Human-centred crops with seeded block masks and joints (thesis §2)."""
 
@@ -187,7 +211,8 @@ class Jaxpaint(tfds.core.GeneratorBasedBuilder):
 
     def _download_and_prepare(self, dl_manager, download_config=None):
         start = time.perf_counter()
-        super()._download_and_prepare(dl_manager, download_config)
+        with deterministic_serialization():
+            super()._download_and_prepare(dl_manager, download_config)
         # self.data_dir is the staging folder here: the stats appear only with a finished build.
         stats = self._stats.as_dict(time.perf_counter() - start)
         stats["config"] = dataclasses.asdict(self.builder_config) | {"version": DATASET_VERSION}

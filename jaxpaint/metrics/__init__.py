@@ -1,0 +1,1 @@
+"""Evaluation metrics: image reconstruction (image.py) and pose (pose.py)."""

@@ -1,0 +1,1 @@
+"""Array operations shared by methods and metrics: SSIM kernels and the Poisson solver."""

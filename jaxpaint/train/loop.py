@@ -215,8 +215,8 @@ def run_steps(config, state, steps, train_batches, mesh, manager, log, evaluator
                 means = to_floats(mean_metrics(pending))
                 elapsed = time.perf_counter() - interval_start
                 images_per_sec = len(pending) * config.batch_size / max(elapsed, 1e-9)
+                log.write(step, "train", means, images_per_sec=images_per_sec)  # logged first: the record shows why a run stopped
                 guard.check(step, means)
-                log.write(step, "train", means, images_per_sec=images_per_sec)
                 bar.set_postfix(loss=f"{means['loss']:.4g}", img_s=f"{images_per_sec:.1f}")
                 pending, interval_start = [], time.perf_counter()
             if evaluator.due(step) or step == num_steps:
@@ -261,8 +261,8 @@ class Evaluator:
         if "eval" in self.steps and (final or (self.eval_every and step % self.eval_every == 0)):
             results = [self.steps["eval"](state, self._batch(i)) for i in range(self.num_batches)]
             means = to_floats(mean_metrics(results))
-            self.guard.check(step, means, split="val")
             log.write(step, "val", means)
+            self.guard.check(step, means, split="val")
             log.plot()
         if "preview" in self.steps and (final or (self.preview_every and step % self.preview_every == 0)):
             self._preview(state, step)

@@ -1,0 +1,195 @@
+"""`jaxpaint score REFERENCE_DIR SUBMISSION_DIR`: the competition's scoring program.
+
+REFERENCE_DIR is a track folder (X/, Y/, maskdata.json, joints.json; see
+jaxpaint.data.track); SUBMISSION_DIR holds one inpainted PNG per file of Y/,
+with the same name and size. The submission is checked as a whole first:
+every missing, extra, unreadable or wrong-size file is listed by name, and an
+incomplete submission is not scored at all (scores.json says "invalid" and
+lists the problems; the exit status is 1). A valid one is scored per block
+(MSE, PSNR, DSSIM; see jaxpaint.metrics.image) and, with --pose-model, by the
+pose metrics WNJD and PCK against the labels in joints.json (and WNJD against
+the pose predicted on the ground truth). Results go to OUT/scores.json (means
+and per-file scores) and OUT/scores.txt (CodaLab's `KEY: value` lines).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from jaxpaint.errors import JaxpaintError
+
+SCORES_JSON = "scores.json"
+SCORES_TXT = "scores.txt"
+# CodaLab leaderboard keys, in the order of the thesis's tables.
+LEADERBOARD_KEYS = {"dssim": "DSSIM", "mse": "MSE", "psnr": "PSNR", "wnjd": "WNJD", "pck": "PCK", "wnjd_vs_original": "WNJD_VS_ORIGINAL"}
+POSE_BATCH = 64
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("score", help="score a submission folder against a track folder")
+    p.add_argument("reference", help="track folder with Y/, maskdata.json (and joints.json for pose metrics)")
+    p.add_argument("submission", help="folder with one inpainted PNG per file of REFERENCE/Y")
+    p.add_argument("--pose-model", help="a trained pose-evaluator run, for WNJD and PCK")
+    p.add_argument("--out", default=".", help="folder for scores.json and scores.txt (default: the current folder)")
+    p.add_argument("--ssim", choices=("windows", "gaussian"), default="windows", help="SSIM variant for DSSIM (default: the thesis's non-overlapping windows)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    result = score(args.reference, args.submission, pose_model=args.pose_model, out_dir=args.out, ssim=args.ssim)
+    if result["status"] != "valid":
+        print(f"submission {args.submission} is invalid ({len(result['problems'])} problems); nothing was scored:")
+        for problem in result["problems"]:
+            print(f"  {problem}")
+        return 1
+    for key, value in result["means"].items():
+        print(f"{LEADERBOARD_KEYS[key]}: {'nan' if value is None else f'{value:.6f}'}")
+    print(f"scores of {result['num_images']} images written to {Path(args.out) / SCORES_JSON}")
+    return 0
+
+
+def check_submission(submission_dir: Path, expected: dict[str, tuple]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Loads every expected file; returns (images by name, problems). Any problem means no score.
+
+    expected: file name -> the (H, W, 3) shape of its ground truth.
+    """
+    from jaxpaint.data.images import load_rgb
+
+    if not submission_dir.is_dir():
+        return {}, [f"submission folder {submission_dir} does not exist"]
+    try:
+        present = {entry.name: entry for entry in submission_dir.iterdir()}
+    except OSError as err:
+        return {}, [f"submission folder {submission_dir} cannot be listed: {err}"]
+    problems = [f"missing file {name} (expected {submission_dir / name})" for name in sorted(set(expected) - set(present))]
+    problems += [f"extra file {name} (not in the reference Y/)" for name in sorted(set(present) - set(expected))]
+    images = {}
+    for name in sorted(set(expected) & set(present)):
+        try:
+            image = load_rgb(present[name])
+        except JaxpaintError as err:
+            problems.append(f"unreadable file {name}: {err}")
+            continue
+        if image.shape != expected[name]:
+            (h, w), (eh, ew) = image.shape[:2], expected[name][:2]
+            problems.append(f"wrong size {name}: {h}x{w}, expected {eh}x{ew}")
+            continue
+        images[name] = image
+    return images, problems
+
+
+def _pad_blocks(block_lists: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image (N_i, 3) blocks -> (B, max N, 3) zero-padded and (B,) counts (docs/DESIGN.md's batch layout)."""
+    counts = np.array([len(b) for b in block_lists], np.int32)
+    padded = np.zeros((len(block_lists), int(counts.max()), 3), np.int32)
+    for i, blocks in enumerate(block_lists):
+        padded[i, : len(blocks)] = blocks
+    return padded, counts
+
+
+def _pose_predictions(evaluator, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    parts = [tuple(np.asarray(a) for a in evaluator.predict(images[i : i + POSE_BATCH])) for i in range(0, len(images), POSE_BATCH)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def score_records(records, submitted: dict[str, np.ndarray], evaluator=None, ssim: str = "windows") -> dict[str, dict[str, float]]:
+    """Per-file scores of a checked submission: {name: {metric: value}}.
+
+    Images of one size are scored together (one batch per size).
+    """
+    from jaxpaint.evaluation import pose_scores
+    from jaxpaint.metrics.image import block_scores
+
+    per_file: dict[str, dict[str, float]] = {r.filename: {} for r in records}
+    by_shape: dict[tuple, list] = {}
+    for record in records:
+        by_shape.setdefault(record.y.shape, []).append(record)
+    for shape, group in by_shape.items():
+        names = [r.filename for r in group]
+        truth = np.stack([r.y for r in group])
+        pred = np.stack([submitted[n] for n in names])
+        blocks, counts = _pad_blocks([r.blocks for r in group])
+        columns = block_scores(pred, truth, blocks, counts, ssim=ssim)
+        if evaluator is not None:
+            labels = {
+                "joints_xy": np.stack([r.joints.xy for r in group]),
+                "joints_present": np.stack([r.joints.present for r in group]),
+            }
+            predicted = _pose_predictions(evaluator, pred)
+            on_truth = _pose_predictions(evaluator, truth)
+            columns.update(pose_scores(predicted, on_truth, labels, shape[:2]))
+        for key, values in columns.items():
+            for name, value in zip(names, np.asarray(values, np.float64)):
+                per_file[name][key] = float(value)
+    return per_file
+
+
+def summarize_files(per_file: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Means over files, in leaderboard order; pose metrics skip images without labelled joints (NaN)."""
+    keys = [k for k in LEADERBOARD_KEYS if k in next(iter(per_file.values()))]
+    means = {}
+    for key in keys:
+        values = np.array([scores[key] for scores in per_file.values()], np.float64)
+        means[key] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+    return means
+
+
+def _json_number(value: float):
+    return value if np.isfinite(value) else None  # JSON has no NaN
+
+
+def write_results(out_dir: Path, result: dict) -> None:
+    """scores.json always; scores.txt only for a valid submission (a stale one is removed)."""
+    from jaxpaint.data.images import write_bytes_atomic
+
+    write_bytes_atomic(out_dir / SCORES_JSON, (json.dumps(result, indent=1, allow_nan=False) + "\n").encode())
+    txt = out_dir / SCORES_TXT
+    if result["status"] == "valid":
+        lines = [f"{LEADERBOARD_KEYS[k]}: {v if v is not None else 'nan'}" for k, v in result["means"].items()]
+        write_bytes_atomic(txt, ("\n".join(lines) + "\n").encode())
+    else:
+        try:
+            txt.unlink(missing_ok=True)
+        except OSError as err:
+            raise JaxpaintError(f"cannot remove the stale {txt}: {err}") from None
+
+
+def score(reference_dir, submission_dir, pose_model=None, out_dir=".", ssim: str = "windows", evaluator=None) -> dict:
+    """Checks and scores a submission; writes OUT/scores.json (and scores.txt when valid); returns the result.
+
+    A bad reference folder or pose model raises JaxpaintError; a bad submission
+    gives {"status": "invalid", "problems": [...]}. `evaluator` (an object with
+    `predict`) replaces loading `pose_model`.
+    """
+    from jaxpaint.data.track import read_track
+
+    reference_dir, submission_dir, out_dir = Path(reference_dir), Path(submission_dir), Path(out_dir)
+    records = read_track(reference_dir, check_inputs=False)
+    if (pose_model is not None or evaluator is not None) and any(r.joints is None for r in records):
+        raise JaxpaintError(f"track {reference_dir} has no joints.json: the pose metrics need joint labels")
+    header = {"reference": os.fspath(reference_dir), "submission": os.fspath(submission_dir)}
+    submitted, problems = check_submission(submission_dir, {r.filename: r.y.shape for r in records})
+    if problems:
+        result = {"status": "invalid", **header, "problems": problems}
+        write_results(out_dir, result)
+        return result
+    if evaluator is None and pose_model is not None:
+        from jaxpaint.metrics.pose_evaluator import PoseEvaluator
+
+        evaluator = PoseEvaluator.load(pose_model)
+    per_file = score_records(records, submitted, evaluator, ssim)
+    means = summarize_files(per_file)
+    result = {
+        "status": "valid",
+        **header,
+        "num_images": len(records),
+        "ssim": ssim,
+        "means": {k: _json_number(v) for k, v in means.items()},
+        "per_file": {name: {k: _json_number(v) for k, v in s.items()} for name, s in per_file.items()},
+    }
+    write_results(out_dir, result)
+    return result
