@@ -81,12 +81,13 @@ def save_state(manager: ocp.CheckpointManager, state: TrainState) -> int:
     return step
 
 
-def restore_latest(manager: ocp.CheckpointManager, target: TrainState) -> TrainState | None:
-    """The latest checkpoint restored onto `target`'s structure and shardings, or None when there is none."""
+def restore_latest(manager: ocp.CheckpointManager, target, sharding) -> TrainState | None:
+    """The latest checkpoint, restored with `target`'s structure (arrays or shape structs) onto `sharding`;
+    None when there is no checkpoint yet."""
     step = manager.latest_step()
     if step is None:
         return None
-    abstract = jax.tree.map(_abstract, target)
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), target)
     return manager.restore(step, args=ocp.args.StandardRestore(abstract))
 
 
@@ -111,20 +112,14 @@ def restore_run(workdir) -> tuple[ml_collections.ConfigDict, TrainState]:
     key = jax.random.PRNGKey(config.seed)
     abstract = jax.eval_shape(lambda k, b: method.init_state(config, k, b), key, batch)
     sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.asarray(jax.local_devices()), ("data",)), jax.sharding.PartitionSpec())
-    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), abstract)
     manager = make_manager(workdir, async_save=False)
     try:
-        step = manager.latest_step()
-        if step is None:
-            raise JaxpaintError(f"{ckpt_dir}: no finished checkpoint; train the run in {workdir} first")
-        state = manager.restore(step, args=ocp.args.StandardRestore(target))
+        state = restore_latest(manager, abstract, sharding)
     finally:
         manager.close()
+    if state is None:
+        raise JaxpaintError(f"{ckpt_dir}: no finished checkpoint; train the run in {workdir} first")
     return config, state
-
-
-def _abstract(x):
-    return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None))
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -9,9 +9,7 @@ functions of (seed, i), a resumed run gives the same bytes as an uninterrupted o
 from __future__ import annotations
 
 import importlib
-import math
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -154,14 +152,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
     first = numeric_arrays(train_batches[0])
     ckpt.save_batch_spec(jax.eval_shape(to_model_batch, first), workdir)
 
-    state = init_state(method, config, mesh, first)
+    init = state_initializer(method, config, mesh)
     manager = ckpt.make_manager(
         workdir, max_to_keep=setting(config, "keep_checkpoints"), async_save=setting(config, "async_checkpoint")
     )
     try:
-        restored = ckpt.restore_latest(manager, state)
-        if restored is not None:
-            state = restored
+        key = jax.random.PRNGKey(config.seed)
+        # A resumed run restores onto the state's shapes only; a new run computes the initial state.
+        state = ckpt.restore_latest(manager, jax.eval_shape(init, key, first), mesh_lib.replicated_sharding(mesh))
+        if state is None:
+            state = init(key, first)
         start = int(state.step)
         log = MetricsLog(workdir, truncate_after=start)
         steps = compile_steps(method, config, mesh)
@@ -180,13 +180,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
     return state
 
 
-def init_state(method, config, mesh, first_batch: dict[str, np.ndarray]) -> TrainState:
-    """The method's initial state, computed under jit (init_state must be traceable) and replicated."""
-    key = jax.random.PRNGKey(config.seed)
-    init = jax.jit(
-        lambda k, b: method.init_state(config, k, to_model_batch(b)), out_shardings=mesh_lib.replicated_sharding(mesh)
+def state_initializer(method, config, mesh):
+    """The method's `init_state` under jit (so it must be traceable), with the state replicated."""
+    return jax.jit(
+        lambda key, batch: method.init_state(config, key, to_model_batch(batch)),
+        out_shardings=mesh_lib.replicated_sharding(mesh),
     )
-    return init(key, first_batch)
 
 
 def run_steps(config, state, steps, train_batches, mesh, manager, log, evaluator, start: int) -> TrainState:
