@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import sys
 from pathlib import Path
 
 import ml_collections
@@ -29,6 +30,8 @@ def load_config(spec: str, overrides: list[str] | tuple[str, ...] = ()) -> ml_co
     path, variant = resolve_config_path(spec)
     module_spec = importlib.util.spec_from_file_location(f"jaxpaint_config_{path.stem}", path)
     module = importlib.util.module_from_spec(module_spec)
+    # Registered so that dataclasses (e.g. Flax modules) defined in a config file can resolve their module.
+    sys.modules[module_spec.name] = module
     module_spec.loader.exec_module(module)
     try:
         config = module.get_config(variant) if variant else module.get_config()

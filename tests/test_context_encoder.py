@@ -65,10 +65,15 @@ def tiny():
     yy, xx = np.mgrid[0:64, 0:64] / 63.0
     base = np.stack([yy, xx, 0.5 * (yy + xx)], -1) * 2 - 1  # smooth gradients: learnable from context
     images = np.stack([base * s for s in (1.0, -1.0, 0.5, -0.5)]).astype(np.float32)
+    blocks = np.zeros((4, 10, 3), np.int32)
+    blocks[:, 0] = (20, 24, 12)
+    blocks[1, 1] = (40, 8, 10)
+    num_blocks = np.array([1, 2, 1, 1], np.int32)
     hole = np.zeros((4, 64, 64), bool)
     hole[:, 20:32, 24:36] = True
     hole[1, 40:50, 8:18] = True
-    batch = {"image": jnp.asarray(images), "hole": jnp.asarray(hole)}
+    batch = {"image": jnp.asarray(images), "hole": jnp.asarray(hole), "blocks": jnp.asarray(blocks),
+             "num_blocks": jnp.asarray(num_blocks)}
     state = ce.init_state(config, jax.random.key(0), batch)
     return config, batch, state, rng
 
@@ -110,6 +115,12 @@ def test_eval_step_and_preview(tiny):
         assert image.shape == (4, 64, 64, 3) and image.dtype == jnp.uint8
     hole = np.asarray(batch["hole"])
     np.testing.assert_array_equal(np.asarray(images["output"])[~hole], np.asarray(images["target"])[~hole])
+    # The in-jit block metrics agree with the evaluation's own scoring of the same completions.
+    from jaxpaint.metrics.image import block_scores
+
+    scores = block_scores(np.asarray(images["output"]), np.asarray(images["target"]), batch["blocks"], batch["num_blocks"])
+    assert float(metrics["block_mse"]) == pytest.approx(scores["mse"].mean(), rel=1e-4)
+    assert float(metrics["block_dssim"]) == pytest.approx(scores["dssim"].mean(), rel=1e-4)
 
 
 def test_inpainter_keeps_known_pixels_exactly_and_pads_the_last_chunk(tiny):

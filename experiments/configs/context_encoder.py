@@ -81,7 +81,7 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         c.preview_every = 400
         return c
     if variant == "quick":
-        c.data.dataset = "synthetic_128_seed0"
+        c.data.dataset = "synthetic_128_seed0_n1500"
         c.batch_size = 16
         c.model.width = 8
         c.model.disc_width = 8

@@ -163,17 +163,36 @@ def predict(config, state: TrainState, batch: dict) -> jax.Array:
     return prediction
 
 
+def block_metrics(result_u8: jax.Array, target_u8: jax.Array, blocks: jax.Array, num_blocks: jax.Array) -> dict:
+    """Batch means of the thesis's per-block MSE and DSSIM (jaxpaint.metrics.image), traceable inside jit."""
+    from jaxpaint.metrics import image as image_metrics
+    from jaxpaint.ops.ssim import DEFAULT_WINDOW, tile_extent
+
+    regions = jnp.concatenate([blocks, blocks[..., 2:3]], axis=-1).astype(jnp.int32)  # (row, col, height, width)
+    tile = tile_extent(result_u8.shape[1], DEFAULT_WINDOW)  # static: a block never exceeds the image
+    scores = image_metrics._region_metrics(
+        result_u8, target_u8, regions, num_blocks.astype(jnp.int32), tile_h=tile, tile_w=tile, kind="windows",
+        window=DEFAULT_WINDOW,
+    )
+    return {"block_mse": jnp.mean(scores["mse"]), "block_dssim": jnp.mean(scores["dssim"])}
+
+
 def eval_step(config, state: TrainState, batch: dict) -> dict[str, jax.Array]:
-    """Validation L_rec and the hole MSE of the composite on [0, 1] pixels (uint8-rounded, as scored)."""
+    """Validation L_rec, the hole MSE of the composite on [0, 1] pixels (uint8-rounded, as scored),
+    and, when the batch has its blocks, the per-block MSE and DSSIM of the evaluation."""
     prediction = predict(config, state, batch)
-    result = to_uint8(composite(prediction, batch["image"], batch["hole"])).astype(jnp.float32) / 255.0
-    target = to_uint8(batch["image"]).astype(jnp.float32) / 255.0
+    result_u8 = to_uint8(composite(prediction, batch["image"], batch["hole"]))
+    target_u8 = to_uint8(batch["image"])
     hole = batch["hole"].astype(jnp.float32)
     hole_pixels = jnp.maximum(jnp.sum(hole) * 3.0, 1.0)
-    return {
+    squared = jnp.square(result_u8.astype(jnp.float32) / 255.0 - target_u8.astype(jnp.float32) / 255.0)
+    metrics = {
         "rec_loss": reconstruction_loss(config, prediction, batch),
-        "hole_mse": jnp.sum(hole[..., None] * jnp.square(result - target)) / hole_pixels,
+        "hole_mse": jnp.sum(hole[..., None] * squared) / hole_pixels,
     }
+    if "blocks" in batch and "num_blocks" in batch:
+        metrics.update(block_metrics(result_u8, target_u8, batch["blocks"], batch["num_blocks"]))
+    return metrics
 
 
 def preview(config, state: TrainState, batch: dict) -> dict[str, jax.Array]:

@@ -35,9 +35,12 @@ def load_config_json(workdir: Path) -> ml_collections.ConfigDict:
     if not path.is_file():
         raise JaxpaintError(f"{path}: no such file; is {workdir} the workdir of a training run?")
     try:
-        return ml_collections.ConfigDict(json.loads(path.read_text()))
+        config = ml_collections.ConfigDict(json.loads(path.read_text()))
     except json.JSONDecodeError as err:
         raise JaxpaintError(f"{path}: not valid JSON ({err})") from None
+    if "method" not in config or "seed" not in config:
+        raise JaxpaintError(f"{path}: not a training config (expected the fields 'method' and 'seed')")
+    return config
 
 
 def save_batch_spec(batch: dict, workdir: Path) -> None:

@@ -63,7 +63,3 @@ def to_global_arrays(global_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[st
         k: jax.make_array_from_process_local_data(sharding, v, global_batch[k].shape) for k, v in local.items()
     }
 
-
-def replicate(tree, mesh: Mesh):
-    """Places a pytree (the train state) on every device."""
-    return jax.device_put(tree, replicated_sharding(mesh))

@@ -1,0 +1,80 @@
+"""A trained Stacked Hourglass run as a batched pose predictor, for WNJD and PCK.
+
+    evaluator = PoseEvaluator.load("runs/pose_small")
+    xy, present = evaluator.predict(images_uint8)        # (B, 19, 2) pixels, (B, 19)
+    scores = wnjd(xy, present, true_xy, true_present, images_uint8.shape[1:3])
+
+Images of any square size are accepted; they are resized to the network's input
+size and the joints come back in the caller's pixels. Batches are padded to a
+fixed chunk size so that every call reuses one compiled function.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpaint.data.joints import NUM_SLOTS
+from jaxpaint.errors import JaxpaintError
+
+DEFAULT_CHUNK = 32
+
+
+class PoseEvaluator:
+    """Predicts joints with the last stack of a trained hourglass, jitted per image size."""
+
+    def __init__(self, config, params, batch_stats, chunk: int = DEFAULT_CHUNK, source: str = "<memory>"):
+        from jaxpaint.methods import pose as pose_method
+
+        self.config = config
+        self.chunk = int(chunk)
+        self.source = source
+        self._params = params
+        self._batch_stats = batch_stats
+
+        def predict_float(params, batch_stats, images_u8):
+            images = images_u8.astype(jnp.float32) / 127.5 - 1.0
+            return pose_method.predict_joints(config, params, batch_stats, images)
+
+        self._predict = jax.jit(predict_float)
+
+    @classmethod
+    def load(cls, workdir, chunk: int = DEFAULT_CHUNK) -> "PoseEvaluator":
+        """The latest checkpoint of the hourglass training run in `workdir`."""
+        from jaxpaint.methods import pose as pose_method
+        from jaxpaint.train.checkpoint import load_config_json, restore_run
+
+        workdir = Path(workdir)
+        if not workdir.is_dir():
+            raise JaxpaintError(
+                f"{workdir}: no such pose-evaluator workdir (train one with `jaxpaint train --config hourglass:small`)"
+            )
+        method = load_config_json(workdir).get("method")
+        if method != "hourglass":
+            raise JaxpaintError(f"{workdir}: a run of method {method!r}, not a hourglass pose evaluator")
+        config, state = restore_run(workdir)
+        part = pose_method.PART
+        return cls(config, state.params[part], state.model_state[part], chunk=chunk, source=str(workdir))
+
+    def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 (B, S, S, 3) -> xy float32 (B, 19, 2) in the images' pixels, present bool (B, 19)."""
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3 or images.shape[1] != images.shape[2]:
+            raise JaxpaintError(
+                f"pose evaluator {self.source}: expected uint8 images of shape (B, S, S, 3), "
+                f"got {images.dtype} {images.shape}"
+            )
+        xy_parts, present_parts = [], []
+        for start in range(0, len(images), self.chunk):
+            part = images[start:start + self.chunk]
+            padded = np.zeros((self.chunk,) + images.shape[1:], np.uint8)
+            padded[: len(part)] = part
+            xy, present = jax.device_get(self._predict(self._params, self._batch_stats, padded))
+            xy_parts.append(np.asarray(xy[: len(part)], np.float32))
+            present_parts.append(np.asarray(present[: len(part)], bool))
+        if not xy_parts:
+            return np.zeros((0, NUM_SLOTS, 2), np.float32), np.zeros((0, NUM_SLOTS), bool)
+        return np.concatenate(xy_parts), np.concatenate(present_parts)
