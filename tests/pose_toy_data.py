@@ -1,7 +1,7 @@
 """Small in-memory pose examples for the hourglass tests: each joint is a disc in its type's colour.
 
 `examples(split)` gives examples in the dataset layout (docs/DESIGN.md), for the
-engine's `data.examples_fn = "tests.pose_toy_data:examples"`.
+engine's `data.examples_fn = "pose_toy_data:examples"`.
 """
 
 from __future__ import annotations

@@ -161,6 +161,8 @@ def eval_step(config, state: TrainState, batch: dict) -> dict[str, jax.Array]:
 def _draw_joints(images_u8: np.ndarray, xy: np.ndarray, present: np.ndarray) -> np.ndarray:
     from jaxpaint.report.grids import draw_example
 
+    # Host copies first: running jax operations inside a callback can deadlock the runtime.
+    images_u8, xy, present = np.asarray(images_u8), np.asarray(xy), np.asarray(present)
     return np.stack([draw_example(img, None, p, m) for img, p, m in zip(images_u8, xy, present)]).astype(np.uint8)
 
 
