@@ -59,9 +59,10 @@ def test_single_image_keeps_known_pixels(run_dir, tmp_path, height, width):
 
 def test_folder_with_maskdata(run_dir, tmp_path):
     masks = {"p1.png": [[4, 4, 20]], "p2.png": [[30, 10, 12], [5, 40, 8]], "p3.png": [[0, 0, 64]]}
+    sizes = {"p1.png": (64, 64), "p2.png": (80, 72), "p3.png": (64, 64)}  # sizes mixed within one batch
     images = {}
     for i, name in enumerate(masks):
-        images[name] = random_image(10 + i)
+        images[name] = random_image(10 + i, *sizes[name])
         save_png_atomic(tmp_path / "X" / name, images[name])
     (tmp_path / "maskdata.json").write_text(json.dumps(masks))
     out = tmp_path / "out"
@@ -69,8 +70,9 @@ def test_folder_with_maskdata(run_dir, tmp_path):
                    "--out", out, "--batch-size", 2) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(masks)
     for name, blocks in masks.items():
-        hole = blocks_to_hole(blocks, 64, 64)
+        hole = blocks_to_hole(blocks, *sizes[name])
         result = load_rgb(out / name)
+        assert result.shape == images[name].shape
         np.testing.assert_array_equal(result[~hole], images[name][~hole])
 
 

@@ -14,7 +14,8 @@ Variants:
          fit 30 minutes on one GPU it needs 7.4 steps/s (475 images/s, 2.2 TFLOP/s
          at the 297 GFLOP a step that XLA counts), a small share of an H100.
   quick  the main job's model (`make run`, synthetic 128 px humans): a narrow network
-         that trains in about 3 minutes on a 2-core CPU.
+         (width 8, bottleneck 256) trained on L_rec alone for 500 steps of 16 images,
+         about 3 minutes on a 2-core CPU.
   tiny   tests only: 64 px, a few channels, a few steps.
 """
 
@@ -45,7 +46,7 @@ def base_config() -> ml_collections.ConfigDict:
 
     c.data = ml_collections.ConfigDict()
     c.data.data_dir = "data"
-    c.data.dataset = "mpii_128_seed0"
+    c.data.dataset = "merged_128_seed0"  # all five sources, as in the thesis
     c.data.train_split = "train"
     c.data.val_split = "validation"
     c.data.image_size = 128
@@ -87,7 +88,12 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         c.model.width = 8
         c.model.disc_width = 8
         c.model.bottleneck = 256
-        c.num_steps = 600
+        # λ_rec = 1 (a value of the thesis's sweep): in a few hundred steps the adversarial
+        # term only adds texture noise. Validation block DSSIM at step 400 on synthetic
+        # 128 px (64 images): 0.352 with λ_rec = 1; 0.372-0.376 with λ_rec = 0.999 whether
+        # the generator's rate is 1× or 10×, the overlap 0 or 4, its weight 1 or 10.
+        c.loss.lambda_rec = 1.0
+        c.num_steps = 500
         c.log_every = 25
         c.eval_every = 200
         c.checkpoint_every = 200

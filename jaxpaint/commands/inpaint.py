@@ -131,21 +131,26 @@ def resize_hole(hole: np.ndarray, size: int) -> np.ndarray:
     return area > 0
 
 
-def inpaint_group(inpainter, images: list[np.ndarray], holes: list[np.ndarray], model_size: int | None) -> list[np.ndarray]:
-    """Inpaints same-size images together; known pixels of the originals are kept exactly."""
-    if model_size is not None and images[0].shape[:2] != (model_size, model_size):
-        batch = np.stack([resize_image(im, model_size) for im in images])
-        predicted = inpainter(batch, np.stack([resize_hole(h, model_size) for h in holes]))
-        predicted = [resize_back(p, im.shape[:2]) for p, im in zip(predicted, images)]
-    else:
-        predicted = list(inpainter(np.stack(images), np.stack(holes)))
-    return [np.where(h[..., None], p, im).astype(np.uint8) for p, im, h in zip(predicted, images, holes)]
-
-
 def resize_back(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
     return np.asarray(Image.fromarray(image).resize((shape[1], shape[0]), Image.BILINEAR))
+
+
+def inpaint_group(inpainter, images: list[np.ndarray], holes: list[np.ndarray], model_size: int | None) -> list[np.ndarray]:
+    """Inpaints images in one network batch; known pixels of the originals are kept exactly.
+
+    With a model size, each image of another size is resized to it and its
+    prediction resized back; without one, the images must share a size.
+    """
+    if model_size is not None:
+        fits = [im.shape[:2] == (model_size, model_size) for im in images]
+        batch = np.stack([im if ok else resize_image(im, model_size) for im, ok in zip(images, fits)])
+        batch_holes = np.stack([h if ok else resize_hole(h, model_size) for h, ok in zip(holes, fits)])
+        predicted = [p if ok else resize_back(p, im.shape[:2]) for p, im, ok in zip(inpainter(batch, batch_holes), images, fits)]
+    else:
+        predicted = list(inpainter(np.stack(images), np.stack(holes)))
+    return [np.where(h[..., None], p, im).astype(np.uint8) for p, im, h in zip(predicted, images, holes)]
 
 
 def chunks(items: Iterator, batch_size: int) -> Iterator[list]:
@@ -170,7 +175,7 @@ def inpaint_all(inpainter, items: Iterator, total: int, out_dir: Path, batch_siz
         for chunk in chunks(items, batch_size):
             groups: dict[tuple, list] = {}
             for item in chunk:
-                key = (model_size, model_size) if model_size else item[1].shape[:2]
+                key = (model_size, model_size) if model_size else item[1].shape[:2]  # one network batch per key
                 groups.setdefault(key, []).append(item)
             for group in groups.values():
                 names, images, holes = zip(*group)

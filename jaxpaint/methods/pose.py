@@ -123,7 +123,7 @@ def train_step(config, state: TrainState, batch: dict) -> tuple[TrainState, dict
     metrics = {
         "loss": loss,
         "last_stack_loss": heatmap_loss(heatmaps[-1:], targets, labelled),
-        "grad_norm": optax.global_norm(grads),
+        "grad_norm": optax.tree.norm(grads),
     }
     return new_state, metrics
 

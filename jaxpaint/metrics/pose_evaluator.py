@@ -42,8 +42,9 @@ class PoseEvaluator:
         self._predict = jax.jit(predict_float)
 
     @classmethod
-    def load(cls, workdir, chunk: int = DEFAULT_CHUNK) -> "PoseEvaluator":
-        """The latest checkpoint of the hourglass training run in `workdir`."""
+    def load(cls, workdir, chunk: int = DEFAULT_CHUNK, peak_threshold: float | None = None) -> "PoseEvaluator":
+        """The latest checkpoint of the hourglass training run in `workdir`; `peak_threshold`
+        replaces the run's model.peak_threshold (the heatmap peak below which a joint is not found)."""
         from jaxpaint.methods import pose as pose_method
         from jaxpaint.train.checkpoint import load_config_json, restore_run
 
@@ -56,6 +57,8 @@ class PoseEvaluator:
         if method != "hourglass":
             raise JaxpaintError(f"{workdir}: a run of method {method!r}, not a hourglass pose evaluator")
         config, state = restore_run(workdir)
+        if peak_threshold is not None:
+            config.model.peak_threshold = float(peak_threshold)
         part = pose_method.PART
         return cls(config, state.params[part], state.model_state[part], chunk=chunk, source=str(workdir))
 
