@@ -29,7 +29,8 @@ def main_job(tmp_path_factory):
 def test_report_has_every_method_and_the_originals(main_job):
     table = _table((main_job / "results.md").read_text())
     names = [row.split("|")[1].strip() for row in table[2:]]
-    assert names == ["original (unmasked)", "holes", "diffusion", "context_encoder"]
+    assert names == ["original (unmasked)", "holes", "diffusion", "context_encoder",
+                     "context_encoder inpaint.blend=poisson"]
     for method in ("holes", "diffusion", "context_encoder"):
         results = json.loads((main_job / "eval" / method / "results.json").read_text())
         assert results["num_images"] == 20  # the 20 % test split of 100 synthetic people

@@ -68,6 +68,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.optim.b1 = 0.5
     c.optim.b2 = 0.999
     c.optim.generator_lr_scale = 10.0
+
+    # At inference: "none" pastes the prediction into the holes (the paper); "poisson"
+    # Poisson-blends it so that its borders match the known pixels.
+    c.inpaint = ml_collections.ConfigDict()
+    c.inpaint.blend = "none"
     return c
 
 

@@ -21,7 +21,9 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--limit", type=int, help="score only the first N batches")
     p.add_argument("--out", help="output folder (default WORKDIR/eval_SPLIT)")
-    p.set_defaults(func=run)
+    # Extra `--config.key=value` arguments change the restored run's config for inference,
+    # e.g. --config.inpaint.blend=poisson.
+    p.set_defaults(func=run, accepts_overrides=True)
 
 
 def built_datasets(data_dir: str) -> list[str]:
@@ -43,20 +45,21 @@ def resolve_dataset(data_dir: str, requested: str | None, run_config=None) -> st
     raise JaxpaintError(f"{data_dir} holds several datasets ({', '.join(names)}); choose one with --dataset")
 
 
-def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None):
+def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None, overrides=()):
     """(inpainter, dataset name) for a method: restores a trained run, or configures a baseline."""
     import ml_collections
 
+    from jaxpaint.config import apply_overrides
     from jaxpaint.data import loader
-    from jaxpaint.methods import get_method, load_inpainter
+    from jaxpaint.methods import get_method, is_trainable, load_inpainter
 
     module = get_method(method)
-    if hasattr(module, "train_step"):
+    if is_trainable(module):
         from jaxpaint.train.checkpoint import restore_run
 
-        run_config, _ = restore_run(workdir)
+        run_config, state = restore_run(workdir)
         dataset = resolve_dataset(data_dir, dataset, run_config)
-        return load_inpainter(method, workdir=workdir), dataset
+        return module.make_inpainter(apply_overrides(run_config, overrides), state), dataset
     dataset = resolve_dataset(data_dir, dataset)
     mean_rgb = loader.mean_color(loader.open_split(data_dir, dataset, "train"))
     config = ml_collections.ConfigDict({"method": method, "data": {"mean_rgb": [float(c) for c in mean_rgb]}})
@@ -64,14 +67,15 @@ def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None):
 
 
 def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_model=None,
-                    batch_size=64, limit=None, out=None) -> dict:
+                    batch_size=64, limit=None, out=None, overrides=()) -> dict:
     """Runs the evaluation and writes results.json, results.md and grid PNGs; returns the results."""
     from jaxpaint.data import loader
     from jaxpaint.evaluation import evaluate_batches
     from jaxpaint.report.grids import save_grid
     from jaxpaint.report.tables import results_markdown
 
-    inpainter, dataset = method_setup(method, workdir, data_dir, dataset)
+    inpainter, dataset = method_setup(method, workdir, data_dir, dataset, overrides)
+    label = " ".join([method, *(o.removeprefix("--config.") for o in overrides)])
     pose_evaluator = None
     if pose_model:
         from jaxpaint.metrics.pose_evaluator import PoseEvaluator
@@ -81,15 +85,15 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
     ds = loader.batch_dataset(source, batch_size, seed=0, shuffle=False, drop_remainder=False)
     num_batches = len(ds) if limit is None else min(limit, len(ds))
     evaluation, originals = evaluate_batches(
-        inpainter, (ds[i] for i in range(num_batches)), pose_evaluator, total=num_batches, desc=f"evaluate {method}"
+        inpainter, (ds[i] for i in range(num_batches)), pose_evaluator, total=num_batches, desc=f"evaluate {label}"
     )
     out_dir = Path(out or Path(workdir) / f"eval_{split}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = [{"method": method, **evaluation.means()}]
+    rows = [{"method": label, **evaluation.means()}]
     if originals is not None:
         rows.append({"method": "original (unmasked)", **originals.means()})
     results = {
-        "method": method,
+        "method": label,
         "dataset": dataset,
         "split": split,
         "num_images": int(len(evaluation.per_image["mse"])),
@@ -101,7 +105,7 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
     _write_json_atomic(out_dir / "results.json", results)
     note = (f"{results['num_images']} images of {dataset}/{split}; per-block scores averaged per image, then over images."
             + (f" Pose model: {pose_model}." if pose_model else ""))
-    _write_text_atomic(out_dir / "results.md", results_markdown(rows, title=f"{method} on {dataset} {split}", note=note))
+    _write_text_atomic(out_dir / "results.md", results_markdown(rows, title=f"{label} on {dataset} {split}", note=note))
     save_grid(out_dir / "grid.png", evaluation.samples)
     print(f"results: {out_dir / 'results.md'}")
     return results
@@ -128,6 +132,6 @@ def _finite(obj):
 
 def run(args) -> int:
     results = evaluate_method(args.method, args.workdir, args.data_dir, args.dataset, args.split,
-                              args.pose_model, args.batch_size, args.limit, args.out)
+                              args.pose_model, args.batch_size, args.limit, args.out, args.overrides)
     print(open(Path(args.out or Path(args.workdir) / f"eval_{args.split}") / "results.md").read())
     return 0 if results["num_images"] else 1

@@ -81,11 +81,14 @@ def run(args) -> int:
 
     t = _stage("4/4 evaluation on the test split")
     rows, original = [], None
-    for method in (*BASELINES, "context_encoder"):
-        method_dir = ce_dir if method == "context_encoder" else workdir / method
+    evaluations = [(name, workdir / name, (), name) for name in BASELINES] + [
+        ("context_encoder", ce_dir, (), "context_encoder"),
+        ("context_encoder", ce_dir, ("--config.inpaint.blend=poisson",), "context_encoder_poisson"),
+    ]
+    for method, method_dir, overrides, out_name in evaluations:
         results = evaluate_method(method, str(method_dir), str(data_dir), dataset, "test", str(pose_dir),
-                                  limit=args.eval_limit, out=str(workdir / "eval" / method))
-        rows.append({"method": method, **results["means"]})
+                                  limit=args.eval_limit, out=str(workdir / "eval" / out_name), overrides=overrides)
+        rows.append({"method": results["method"], **results["means"]})
         original = original or results["original"]
     rows.insert(0, original)
     n = results["num_images"]

@@ -24,6 +24,7 @@ import optax
 
 from jaxpaint import losses
 from jaxpaint.errors import JaxpaintError
+from jaxpaint.ops import poisson
 from jaxpaint.models.context_encoder import ContextEncoder
 from jaxpaint.models.discriminators import DCGANDiscriminator
 from jaxpaint.train.state import TrainState, create_state
@@ -218,12 +219,19 @@ def make_inpainter(config, state: TrainState) -> Callable[[np.ndarray, np.ndarra
     batch_stats = state.model_state["generator"]
     model = generator(config)
     colour = jnp.asarray(config.data.mean_rgb, jnp.float32)
+    blend = config.get("inpaint", {}).get("blend", "none")
+    if blend not in ("none", "poisson"):
+        raise JaxpaintError(f"context_encoder: inpaint.blend is {blend!r}, expected 'none' or 'poisson'")
 
     @jax.jit
     def predict_uint8(images_u8, holes):
         images = images_u8.astype(jnp.float32) / 127.5 - 1.0
         inputs = fill_holes(images, holes, colour)
         prediction = model.apply({"params": params, "batch_stats": batch_stats}, inputs, train=False)
+        if blend == "poisson":
+            # Keep the prediction's gradients but match the known pixels at every hole border,
+            # as Semantic Image Inpainting does with G(z).
+            prediction = poisson.poisson_blend(images, prediction, holes)
         return to_uint8(prediction)
 
     def inpaint(images: np.ndarray, holes: np.ndarray) -> np.ndarray:
