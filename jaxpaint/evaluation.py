@@ -25,7 +25,8 @@ class Evaluation:
     samples: dict[str, list[np.ndarray]]
 
     def means(self) -> dict[str, float]:
-        return {k: float(np.mean(v)) for k, v in self.per_image.items()}
+        # nanmean: pose scores are NaN for an image with no labelled joint in the reference pose.
+        return {k: float(np.nanmean(v)) for k, v in self.per_image.items()}
 
 
 def masked_input(images: np.ndarray, hole: np.ndarray) -> np.ndarray:

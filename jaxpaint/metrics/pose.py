@@ -123,7 +123,7 @@ def _quarter_offset(heatmaps: jax.Array, rows: jax.Array, cols: jax.Array) -> ja
     return 0.25 * jnp.stack([dx, dy], axis=-1)
 
 
-def decode_heatmaps(heatmaps, input_hw, threshold: float = 0.1) -> tuple[jax.Array, jax.Array, jax.Array]:
+def decode_heatmaps(heatmaps, input_hw, threshold: float = 0.01) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Heatmaps (B, h, w, 12) -> xy (B, 19, 2) input pixels, present (B, 19), score (B, 19).
 
     Per channel, the k strongest local maxima (k = slots of that type, after
