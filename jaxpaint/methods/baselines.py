@@ -19,6 +19,7 @@ import numpy as np
 
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.ops import poisson
+from jaxpaint.ops.pixels import to_model, to_uint8
 
 METHOD_NAMES = ("holes", "diffusion")
 MID_GREY = (0.0, 0.0, 0.0)  # in [-1, 1]: 127.5, stored as 128
@@ -31,11 +32,6 @@ def _get(config, key: str, default=None):
     except (KeyError, AttributeError, TypeError):
         return default
     return default if value is None else value
-
-
-def to_uint8(x) -> jnp.ndarray:
-    """[-1, 1] floats -> uint8 pixels, rounded and clipped (the inverse of x / 127.5 - 1)."""
-    return jnp.clip(jnp.round((x + 1.0) * 127.5), 0, 255).astype(jnp.uint8)
 
 
 def mean_colour(config) -> np.ndarray:
@@ -57,7 +53,7 @@ def fill_with_colour(images, hole, colour):
 def make_diffusion(max_iters: int, tol: float):
     @jax.jit
     def diffuse(images, hole):
-        scaled = images.astype(jnp.float32) / 127.5 - 1.0
+        scaled = to_model(images)
         filled = poisson.harmonic_fill(scaled, hole, max_iters=max_iters, tol=tol)
         return jnp.where(hole[..., None], to_uint8(filled), images)
 

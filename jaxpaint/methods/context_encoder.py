@@ -25,6 +25,7 @@ import optax
 from jaxpaint import losses
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.ops import poisson
+from jaxpaint.ops.pixels import to_model, to_uint8
 from jaxpaint.models.context_encoder import ContextEncoder
 from jaxpaint.models.discriminators import DCGANDiscriminator
 from jaxpaint.train.state import TrainState, create_state
@@ -57,11 +58,6 @@ def fill_holes(image: jax.Array, hole: jax.Array, colour) -> jax.Array:
 def composite(prediction: jax.Array, image: jax.Array, hole: jax.Array) -> jax.Array:
     """The prediction inside the holes, the input everywhere else."""
     return jnp.where(hole[..., None], prediction, image)
-
-
-def to_uint8(image: jax.Array) -> jax.Array:
-    """[-1, 1] floats to uint8 pixels, rounded."""
-    return jnp.round((jnp.clip(image, -1.0, 1.0) + 1.0) * 127.5).astype(jnp.uint8)
 
 
 def init_key(key: jax.Array) -> jax.Array:
@@ -225,7 +221,7 @@ def make_inpainter(config, state: TrainState) -> Callable[[np.ndarray, np.ndarra
 
     @jax.jit
     def predict_uint8(images_u8, holes):
-        images = images_u8.astype(jnp.float32) / 127.5 - 1.0
+        images = to_model(images_u8)
         inputs = fill_holes(images, holes, colour)
         prediction = model.apply({"params": params, "batch_stats": batch_stats}, inputs, train=False)
         if blend == "poisson":

@@ -21,6 +21,7 @@ import optax
 from jaxpaint.data.joints import SLOT_MIRROR
 from jaxpaint.metrics import pose as pose_metrics
 from jaxpaint.models.hourglass import STEM_STRIDE, StackedHourglass, from_config
+from jaxpaint.ops.pixels import to_uint8
 from jaxpaint.train.state import TrainState, create_state
 
 PART = "hourglass"  # the key of the network in params / opt_state / model_state
@@ -171,10 +172,6 @@ def draw_joints(images_u8: jax.Array, xy: jax.Array, present: jax.Array) -> jax.
     return jax.pure_callback(
         _draw_joints, jax.ShapeDtypeStruct(images_u8.shape, jnp.uint8), images_u8, xy, present, vmap_method="sequential"
     )
-
-
-def to_uint8(images: jax.Array) -> jax.Array:
-    return jnp.round((jnp.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(jnp.uint8)
 
 
 def preview(config, state: TrainState, batch: dict) -> dict[str, jax.Array]:

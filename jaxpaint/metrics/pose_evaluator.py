@@ -19,6 +19,7 @@ import numpy as np
 
 from jaxpaint.data.joints import NUM_SLOTS
 from jaxpaint.errors import JaxpaintError
+from jaxpaint.ops.pixels import to_model
 
 DEFAULT_CHUNK = 32
 
@@ -36,7 +37,7 @@ class PoseEvaluator:
         self._batch_stats = batch_stats
 
         def predict_float(params, batch_stats, images_u8):
-            images = images_u8.astype(jnp.float32) / 127.5 - 1.0
+            images = to_model(images_u8)
             return pose_method.predict_joints(config, params, batch_stats, images)
 
         self._predict = jax.jit(predict_float)

@@ -19,6 +19,7 @@ import ml_collections
 import numpy as np
 
 from jaxpaint.errors import JaxpaintError
+from jaxpaint.ops.pixels import to_model
 from jaxpaint.train import checkpoint as ckpt
 from jaxpaint.train import mesh as mesh_lib
 from jaxpaint.train.guard import TrainingGuard, TrainingStopped
@@ -46,7 +47,7 @@ def setting(config: ml_collections.ConfigDict, name: str):
 def to_model_batch(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
     """The device batch a method sees: `image` as float32 in [-1, 1], other keys unchanged."""
     out = dict(batch)
-    out["image"] = batch["image"].astype(jnp.float32) / 127.5 - 1.0
+    out["image"] = to_model(batch["image"])
     return out
 
 
