@@ -71,7 +71,7 @@ def evaluate_batches(
         if not np.array_equal(outputs[~hole], images[~hole]):
             raise RuntimeError("the inpainter changed known pixels; methods must return them exactly")
         batch_scores = {k: np.asarray(v) for k, v in block_scores(outputs, images, batch["blocks"], batch["num_blocks"]).items()}
-        pred_out = pred_orig = None
+        pred_out = None
         if pose_evaluator is not None:
             hw = images.shape[1:3]
             pred_orig = tuple(np.asarray(a) for a in pose_evaluator.predict(images))
@@ -81,7 +81,7 @@ def evaluate_batches(
                 reference.setdefault(k, []).append(v)
         for k, v in batch_scores.items():
             scores.setdefault(k, []).append(v)
-        _collect_samples(samples, batch, outputs, pred_out, pred_orig, num_samples)
+        _collect_samples(samples, batch, outputs, pred_out, num_samples)
     evaluation = Evaluation({k: np.concatenate(v) for k, v in scores.items()}, samples)
     originals = None
     if pose_evaluator is not None:
@@ -92,7 +92,7 @@ def evaluate_batches(
     return evaluation, originals
 
 
-def _collect_samples(samples, batch, outputs, pred_out, pred_orig, limit) -> None:
+def _collect_samples(samples, batch, outputs, pred_out, limit) -> None:
     from jaxpaint.report.grids import draw_example
 
     for i in range(len(outputs)):
