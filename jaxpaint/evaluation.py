@@ -101,7 +101,7 @@ def _collect_samples(samples, batch, outputs, pred_out, limit) -> None:
         hole = batch["hole"][i]
         out_joints = (pred_out[0][i], pred_out[1][i]) if pred_out is not None else (None, None)
         samples["input"].append(draw_example(masked_input(batch["image"][i : i + 1], hole[None])[0], hole=hole))
-        samples["output"].append(draw_example(outputs[i], joints_xy=out_joints[0], joints_present=out_joints[1]))
+        samples["output"].append(draw_example(outputs[i], joints_xy=out_joints[0], joints_present=out_joints[1], skeleton=False))
         samples["ground truth"].append(
             draw_example(batch["image"][i], joints_xy=batch["joints_xy"][i], joints_present=batch["joints_present"][i])
         )

@@ -74,8 +74,13 @@ def draw_example(
     joints_present: np.ndarray | None = None,
     *,
     scale: int = 1,
+    skeleton: bool = True,
 ) -> np.ndarray:
-    """The image with holes tinted and outlined and joints as type-coloured dots on a skeleton; uint8 (H*scale, W*scale, 3)."""
+    """The image with holes tinted and outlined and joints as type-coloured dots on a skeleton; uint8 (H*scale, W*scale, 3).
+
+    skeleton=False draws the dots alone: predicted poses are side-agnostic, so limb lines
+    between their left/right slots would cross the body.
+    """
     canvas = to_uint8_rgb(image).astype(np.float32)
     if hole is not None:
         hole = np.asarray(hole, bool)
@@ -91,7 +96,7 @@ def draw_example(
     pil = Image.fromarray(canvas)
     draw = ImageDraw.Draw(pil)
     width = max(1, scale)
-    for a, b in SKELETON:
+    for a, b in SKELETON if skeleton else ():
         if present[a] and present[b]:
             draw.line([tuple(xy[a]), tuple(xy[b])], fill=(255, 255, 255), width=width)
     radius = 1.5 * scale + 0.5
