@@ -100,7 +100,8 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
         "pose_model": pose_model,
         "means": evaluation.means(),
         "original": rows[1] if originals is not None else None,
-        "per_image": {k: [round(float(x), 6) for x in v] for k, v in evaluation.per_image.items()},
+        "per_image": _rounded(evaluation.per_image),
+        "original_per_image": _rounded(originals.per_image) if originals is not None else None,
     }
     _write_json_atomic(out_dir / "results.json", results)
     note = (f"{results['num_images']} images of {dataset}/{split}; per-block scores averaged per image, then over images."
@@ -109,6 +110,10 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
     save_grid(out_dir / "grid.png", evaluation.samples)
     print(f"results: {out_dir / 'results.md'}")
     return results
+
+
+def _rounded(per_image: dict) -> dict:
+    return {k: [round(float(x), 6) for x in v] for k, v in per_image.items()}
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
