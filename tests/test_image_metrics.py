@@ -71,3 +71,13 @@ def test_summarize_means_over_images():
     assert summarize([{"mse": 1.0}, {"mse": 2.0}, {"mse": 6.0}]) == {"mse": 3.0}
     with pytest.raises(JaxpaintError):
         summarize([])
+
+
+def test_dssim_of_identical_images_is_never_negative():
+    # Rounding in SSIM can land a hair above 1; DSSIM must still be a distance (>= 0).
+    rng = np.random.default_rng(7)
+    images = rng.integers(0, 256, size=(64, 128, 128, 3), dtype=np.uint8)
+    blocks = np.tile(np.array([[[20, 20, 40], [70, 70, 33], [20, 80, 9]]], np.int32), (64, 1, 1))
+    scores = block_scores(images, images, blocks, np.full(64, 3, np.int32))
+    assert np.all(scores["dssim"] >= 0) and np.all(scores["dssim"] < 1e-7)
+    assert np.all(scores["mse"] == 0)

@@ -97,7 +97,8 @@ def _region_metrics(pred, target, regions, count, *, tile_h, tile_w, kind, windo
         target_pad = flat(reflect(scale(target), rows, cols, heights, widths, tile_h, tile_w, radius))
         ssim = ssim_ops.ssim_gaussian(pred_pad, target_pad, h, w)
 
-    per_region = {"mse": mse, "psnr": psnr_from_mse(mse), "dssim": (1.0 - ssim) / 2.0}
+    # SSIM is at most 1; rounding can overshoot it by ~1e-9, which would give a negative DSSIM.
+    per_region = {"mse": mse, "psnr": psnr_from_mse(mse), "dssim": jnp.maximum((1.0 - ssim) / 2.0, 0.0)}
     weights = in_use.astype(jnp.float32)
     denominator = jnp.maximum(count, 1).astype(jnp.float32)
     return {k: (v.reshape(batch, max_regions) * weights).sum(axis=1) / denominator for k, v in per_region.items()}
