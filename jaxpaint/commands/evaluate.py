@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 from jaxpaint.errors import JaxpaintError
@@ -117,9 +116,9 @@ def _rounded(per_image: dict) -> dict:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    from jaxpaint.data.images import write_bytes_atomic
+
+    write_bytes_atomic(path, text.encode())
 
 
 def _write_json_atomic(path: Path, obj) -> None:

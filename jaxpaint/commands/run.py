@@ -8,7 +8,6 @@ with the same workdir resumes: built data and finished runs are reused.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -54,6 +53,7 @@ def train_run(spec: str, workdir: Path, data_dir: Path, dataset: str, seed: int,
 def run(args) -> int:
     from jaxpaint.commands.evaluate import evaluate_method
     from jaxpaint.data import builder
+    from jaxpaint.data.images import write_bytes_atomic
     from jaxpaint.report.tables import results_markdown
 
     if args.source != "synthetic" and not args.manual_dir:
@@ -96,9 +96,8 @@ def run(args) -> int:
             "WNJD and PCK@0.2 use the pose evaluator trained in `pose/`; WNJD vs orig. pose compares with the pose "
             f"predicted on the unmasked image. Seed {args.seed}.")
     report = workdir / "results.md"
-    tmp = report.with_name("results.md.tmp")
-    tmp.write_text(results_markdown(rows, title=f"jaxpaint main job: {args.source}", note=note) + _figures(workdir))
-    os.replace(tmp, report)
+    write_bytes_atomic(report, (results_markdown(rows, title=f"jaxpaint main job: {args.source}", note=note)
+                                + _figures(workdir)).encode())
     print(f"evaluation ({time.perf_counter() - t:.0f} s)\n")
     print(report.read_text())
     print(f"report: {report.resolve()}  (wall time {time.perf_counter() - started:.0f} s)")

@@ -16,6 +16,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxpaint.data.images import write_bytes_atomic
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.train.guard import TrainingStopped
 from jaxpaint.train.state import TrainState
@@ -126,6 +127,4 @@ def restore_run(workdir) -> tuple[ml_collections.ConfigDict, TrainState]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_bytes_atomic(path, text.encode())

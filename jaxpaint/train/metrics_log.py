@@ -8,6 +8,8 @@ from pathlib import Path
 
 import jax
 
+from jaxpaint.data.images import write_bytes_atomic
+
 METRICS_FILE = "metrics.jsonl"
 CURVES_FILE = "curves.png"
 
@@ -34,9 +36,7 @@ class MetricsLog:
         self.is_writer = jax.process_index() == 0
         if self.is_writer:
             kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= truncate_after]
-            tmp = self.path.with_name(METRICS_FILE + ".tmp")
-            tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
-            tmp.replace(self.path)
+            write_bytes_atomic(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept).encode())
 
     def write(self, step: int, split: str, metrics: dict[str, float], images_per_sec: float | None = None) -> None:
         if not self.is_writer:
