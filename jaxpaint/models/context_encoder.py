@@ -59,6 +59,19 @@ def batch_norm(train: bool, name: str | None = None) -> nn.BatchNorm:
     return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, scale_init=bn_scale_init, name=name)
 
 
+def downsample(x: jax.Array, widths: list[int], train: bool, prefix: str = "") -> jax.Array:
+    """The DCGAN-style encoder stages shared by the Context Encoder and the discriminator:
+    4×4 stride-2 convs, BN after all but the first, LeakyReLU 0.2. Call it inside a compact
+    method: its layers (named `{prefix}conv{i}`, `{prefix}bn{i}`) belong to the caller."""
+    for i, features in enumerate(widths):
+        x = nn.Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=i == 0,
+                    kernel_init=CONV_INIT, name=f"{prefix}conv{i}")(x)
+        if i > 0:
+            x = batch_norm(train, f"{prefix}bn{i}")(x)
+        x = nn.leaky_relu(x, 0.2)
+    return x
+
+
 class ChannelwiseDense(nn.Module):
     """Fully connected within each channel: (B, n, n, m) -> (B, n, n, m) with an (m, n², n²) kernel."""
 
@@ -84,12 +97,7 @@ class ContextEncoder(nn.Module):
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         size = x.shape[1]
         widths = stage_widths(num_stages(size, self.feature_size), self.width)
-        for i, features in enumerate(widths):
-            x = nn.Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=i == 0,
-                        kernel_init=CONV_INIT, name=f"enc_conv{i}")(x)
-            if i > 0:
-                x = batch_norm(train, f"enc_bn{i}")(x)
-            x = nn.leaky_relu(x, 0.2)
+        x = downsample(x, widths, train, prefix="enc_")
         x = nn.leaky_relu(ChannelwiseDense(name="channelwise_fc")(x), 0.2)
         n = self.feature_size
         x = nn.Conv(self.bottleneck, (n, n), padding="VALID", use_bias=False, kernel_init=CONV_INIT, name="bottleneck_conv")(x)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
-from jaxpaint.models.context_encoder import CONV_INIT, batch_norm, num_stages, stage_widths
+from jaxpaint.models.context_encoder import CONV_INIT, downsample, num_stages, stage_widths
 
 
 class DCGANDiscriminator(nn.Module):
@@ -23,13 +23,7 @@ class DCGANDiscriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        widths = stage_widths(num_stages(x.shape[1], self.feature_size), self.width)
-        for i, features in enumerate(widths):
-            x = nn.Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=i == 0,
-                        kernel_init=CONV_INIT, name=f"conv{i}")(x)
-            if i > 0:
-                x = batch_norm(train, f"bn{i}")(x)
-            x = nn.leaky_relu(x, 0.2)
+        x = downsample(x, stage_widths(num_stages(x.shape[1], self.feature_size), self.width), train)
         n = self.feature_size
         x = nn.Conv(1, (n, n), padding="VALID", kernel_init=CONV_INIT, name="logit")(x)
         return x.reshape(x.shape[0])
