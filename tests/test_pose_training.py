@@ -12,7 +12,7 @@ from jaxpaint.config import load_config
 from jaxpaint.data.joints import NUM_SLOTS, slot
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.methods import pose as pose_method
-from jaxpaint.metrics.pose_evaluator import PoseEvaluator
+from jaxpaint.pose_evaluator import PoseEvaluator
 import pose_toy_data  # tests/ is on sys.path under pytest (no package __init__)
 
 TRAIN_STEPS = 30

@@ -2,7 +2,7 @@
 
 Train:    jaxpaint train --config experiments/configs/hourglass.py:small --workdir DIR --config.data.data_dir=DATA
           (with --config.data.dataset=lspet_128_seed0 for LSPET; the default is synthetic_128_seed0)
-Evaluate: jaxpaint.metrics.pose_evaluator.PoseEvaluator.load(DIR).predict(images)
+Evaluate: jaxpaint.pose_evaluator.PoseEvaluator.load(DIR).predict(images)
 
 Variants:
   full   the paper's network (Newell et al. 2016): 8 stacks × 256 features, depth 4,

@@ -22,7 +22,7 @@ from jaxpaint.data.joints import SLOT_MIRROR
 from jaxpaint.metrics import pose as pose_metrics
 from jaxpaint.models.hourglass import STEM_STRIDE, StackedHourglass, from_config
 from jaxpaint.ops.pixels import to_uint8
-from jaxpaint.train.state import TrainState, create_state
+from jaxpaint.engine.state import TrainState, create_state
 
 PART = "hourglass"  # the key of the network in params / opt_state / model_state
 
