@@ -45,6 +45,17 @@ def weighted_l2(prediction: jax.Array, target: jax.Array, weights: jax.Array) ->
     return jnp.where(total_weight > 0, jnp.sum(weights * squared) / safe_total, 0.0)
 
 
+def weighted_l1(prediction: jax.Array, target: jax.Array, weights: jax.Array) -> jax.Array:
+    """Σ w·|p − t| / (C·Σ w) over the batch: the weighted mean absolute error per channel value.
+
+    weights are (B, H, W) and broadcast over channels; all-zero weights give 0.
+    """
+    absolute = jnp.sum(jnp.abs(prediction - target), axis=-1)
+    total_weight = jnp.sum(weights) * prediction.shape[-1]
+    safe_total = jnp.where(total_weight > 0, total_weight, 1.0)
+    return jnp.where(total_weight > 0, jnp.sum(weights * absolute) / safe_total, 0.0)
+
+
 def masked_reconstruction_loss(
     prediction: jax.Array, target: jax.Array, hole: jax.Array, overlap: int, overlap_weight: float = OVERLAP_WEIGHT
 ) -> jax.Array:

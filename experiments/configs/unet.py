@@ -1,0 +1,134 @@
+"""The 2nd-place ChaLearn 2018 dilated U-Net (Pandey & Patel; SPEC §2D).
+
+Train:    jaxpaint train --config unet:VARIANT --workdir runs/unet_VARIANT [--config.key=value ...]
+Inpaint:  jaxpaint inpaint --workdir runs/unet_VARIANT --data-dir DATA --split test --out OUT
+Evaluate: jaxpaint evaluate --method unet --workdir runs/unet_VARIANT --data-dir DATA --dataset NAME --split test
+
+Variants:
+  paper  the team's setting: 128 px, width 64, Adam 1e-3, batch 12, 5 epochs of
+         generator-only training then 15 of GAN on the competition's train split
+         (28755 images: 2396 steps an epoch, 47920 steps), L1 6× in the holes,
+         α = 1e-6 mask term, β = 0.01 adversarial, VGG-16 perceptual loss.
+  lspet  the paper model on LSPET at 128 px (lspet_128_seed0, 4752 train images),
+         scaled to about 90 minutes on a 2-core CPU: width 16 (1/16 of the FLOPs of
+         width 64), perceptual loss on relu2_2 and relu3_3 only (the deep VGG blocks
+         cost more than the U-Net at this width), 3000 steps of 12 images = 7.6
+         epochs, of which 2 generator-only.
+  quick  the main job's model (`make run`, synthetic 64 px humans, 900 train
+         images): width 16, no discriminator and no VGG (each would cost more than
+         the U-Net itself and neither pays off in a few hundred steps), batch 12,
+         about 2–3 minutes on a 2-core CPU.
+  tiny   tests only: 32 px, width 2, a few steps.
+
+Perceptual weight. The team's code multiplies its perceptual loss by 1e-12, which
+turns it off. Here it is `loss.perceptual_weight`, default 0.01: with ImageNet
+VGG-16 (torchvision normalisation) the four layers' mean squared feature
+differences sum to a few units for a blurry hole fill, against an L1 of about 0.1,
+so 0.01 makes the perceptual term a tenth to a third of L_rec — large enough to
+sharpen the fill, small enough that L1 (what DSSIM and MSE reward) still leads.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+PAPER_TRAIN_IMAGES = 28755
+LSPET_TRAIN_IMAGES = 4752
+PAPER_G_ONLY_EPOCHS = 5
+PAPER_GAN_EPOCHS = 15
+
+
+def base_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.method = "unet"
+    c.seed = 0
+    c.batch_size = 12
+    c.num_steps = (PAPER_G_ONLY_EPOCHS + PAPER_GAN_EPOCHS) * (PAPER_TRAIN_IMAGES // 12)
+    c.log_every = 50
+    c.eval_every = 2000
+    c.checkpoint_every = 2000
+    c.preview_every = 2000
+    c.eval_batches = 10
+
+    c.data = ml_collections.ConfigDict()
+    c.data.data_dir = "data"
+    c.data.dataset = "merged_128_seed0"
+    c.data.train_split = "train"
+    c.data.val_split = "validation"
+    c.data.image_size = 128
+    c.data.mean_rgb = (0.0, 0.0, 0.0)  # replaced by the train split's mean before training
+
+    c.model = ml_collections.ConfigDict()
+    c.model.width = 64         # channels of the first conv; the others are 2× and 4× it
+    c.model.disc_width = 64
+    c.model.fc_width = 1024
+    c.model.bn_momentum = 0.99  # the team's BN decay
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.hole_weight = 6.0
+    c.loss.mask_weight = 1e-6            # α
+    c.loss.perceptual_weight = 0.01      # see the module docstring
+    c.loss.perceptual_layers = ("relu2_2", "relu3_3", "relu4_3", "relu5_3")
+    c.loss.adversarial_weight = 0.01     # β
+
+    c.optim = ml_collections.ConfigDict()
+    c.optim.learning_rate = 1e-3
+    c.optim.b1 = 0.9
+    c.optim.b2 = 0.999
+
+    c.schedule = ml_collections.ConfigDict()
+    c.schedule.g_only_epochs = float(PAPER_G_ONLY_EPOCHS)
+    return c
+
+
+def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
+    c = base_config()
+    if variant == "paper":
+        return c
+    if variant == "lspet":
+        c.data.dataset = "lspet_128_seed0"
+        c.model.width = 16
+        c.model.disc_width = 16
+        c.model.fc_width = 256
+        c.loss.perceptual_layers = ("relu2_2", "relu3_3")
+        c.num_steps = 3000
+        c.schedule.g_only_epochs = 2.0
+        c.eval_every = 500
+        c.checkpoint_every = 500
+        c.preview_every = 1000
+        return c
+    if variant == "quick":
+        c.data.dataset = "synthetic_64_seed0_n1500"
+        c.data.image_size = 64
+        c.model.width = 16
+        c.model.disc_width = 16
+        c.model.fc_width = 256
+        c.model.bn_momentum = 0.9  # running averages must settle within a few hundred steps
+        c.loss.perceptual_weight = 0.0
+        c.loss.adversarial_weight = 0.0
+        c.schedule.g_only_epochs = 0.0
+        c.num_steps = 600
+        c.log_every = 50
+        c.eval_every = 200
+        c.checkpoint_every = 200
+        c.preview_every = 600
+        c.eval_batches = 4
+        return c
+    if variant == "tiny":
+        c.data.dataset = "synthetic_64_seed0"
+        c.data.image_size = 32
+        c.batch_size = 4
+        c.model.width = 2
+        c.model.disc_width = 2
+        c.model.fc_width = 8
+        c.model.bn_momentum = 0.9
+        c.loss.perceptual_weight = 0.0
+        c.schedule.g_only_epochs = 0.0
+        c.num_steps = 4
+        c.log_every = 2
+        c.eval_every = 4
+        c.checkpoint_every = 4
+        c.preview_every = 4
+        c.eval_batches = 1
+        return c
+    raise KeyError(f"unknown variant {variant!r}; choose paper, lspet, quick or tiny")

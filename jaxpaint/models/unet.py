@@ -1,0 +1,131 @@
+"""The 2nd-place ChaLearn 2018 inpainting networks (Pandey & Patel): a dilated U-Net and a global discriminator.
+
+Generator, for an S×S×4 input (the image with its holes, plus the mask; S divisible
+by 4) and channel unit w = `width` (64 in the paper), every conv followed by BN and
+ReLU except the output heads:
+
+    c1  5×5/w                   S
+    c2  3×3/2w stride 2         S/2
+    c3  3×3/2w                  S/2
+    c4  3×3/4w stride 2         S/4
+        two 3×3/4w, then 3×3/4w dilated at rates 2, 4, 8, 16, then two 3×3/4w
+        ⊕ c4 → up ×2 to 2w      S/2     ⊕ c3 → 3×3/2w ⊕ c2
+        → up ×2 to w            S       ⊕ c1 → 3×3/(w/2)
+    image head  3×3/3, tanh;  mask head  3×3/1, sigmoid
+
+(⊕: channel concatenation, the skip connections). The team's decoder up-samples with
+4×4 stride-2 transposed convs; here each up-sampling is a 3×3 conv to 4× the
+channels followed by depth-to-space (sub-pixel convolution), which can express
+every 4×4 stride-2 transposed conv and avoids the lhs-dilated convolutions XLA:CPU
+runs slowly. The mask head serves the α·(mask − predicted mask)² term of the
+slides' reconstruction loss (an earlier version of the team's code predicted the
+mask alongside the image).
+
+Discriminator (global): five 5×5 stride-2 convs (w, 2w, 4w, 8w, 8w) with BN and
+ReLU, then FC 1024 and FC 1, linear, as in the team's code.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+# The team's code initialises conv weights with Xavier (Glorot uniform).
+CONV_INIT = nn.initializers.xavier_uniform()
+DILATION_RATES = (2, 4, 8, 16)
+
+
+def depth_to_space(x: jax.Array, s: int) -> jax.Array:
+    """(B, H, W, s·s·F) with channels ordered (row phase, column phase, f) -> (B, H·s, W·s, F)."""
+    b, h, w, c = x.shape
+    f = c // (s * s)
+    x = x.reshape(b, h, w, s, s, f).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, h * s, w * s, f)
+
+
+class ConvBNReLU(nn.Module):
+    """conv (SAME padding, no bias: BN's offset replaces it) -> BN -> ReLU."""
+
+    features: int
+    kernel: int = 3
+    stride: int = 1
+    dilation: int = 1
+    bn_momentum: float = 0.99
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        # A plain strided conv measured fastest on XLA:CPU here: fwd+grad of a 3×3 stride-2 conv
+        # 16 -> 32 channels on 12×64×64 took 7.4 ms, against 15 ms as space-to-depth + stride-1 conv.
+        x = nn.Conv(self.features, (self.kernel, self.kernel), strides=self.stride, kernel_dilation=self.dilation,
+                    padding="SAME", use_bias=False, kernel_init=CONV_INIT, name="conv")(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-3, name="bn")(x)
+        return nn.relu(x)
+
+
+class UpConvBNReLU(nn.Module):
+    """×2 up-sampling by sub-pixel convolution (3×3 conv to 4·features, depth-to-space) -> BN -> ReLU."""
+
+    features: int
+    bn_momentum: float = 0.99
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        x = nn.Conv(4 * self.features, (3, 3), padding="SAME", use_bias=False, kernel_init=CONV_INIT, name="conv")(x)
+        x = depth_to_space(x, 2)
+        x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-3, name="bn")(x)
+        return nn.relu(x)
+
+
+class DilatedUNet(nn.Module):
+    """(B, S, S, 4) in [-1, 1] (+ mask channel) -> (B, S, S, 4): the image in [-1, 1] (tanh) and the
+    predicted hole mask in [0, 1] (sigmoid) as the last channel."""
+
+    width: int = 64
+    dilation_rates: tuple[int, ...] = DILATION_RATES
+    bn_momentum: float = 0.99
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        size = x.shape[1]
+        if size % 4 or x.shape[2] % 4:
+            raise ValueError(f"DilatedUNet: input sides must be divisible by 4, got {x.shape[1:3]}")
+        w = self.width
+
+        def block(features, name, **kw):
+            return ConvBNReLU(features, bn_momentum=self.bn_momentum, name=name, **kw)
+
+        c1 = block(w, "conv1", kernel=5)(x, train)
+        c2 = block(2 * w, "conv2", stride=2)(c1, train)
+        c3 = block(2 * w, "conv3")(c2, train)
+        c4 = block(4 * w, "conv4", stride=2)(c3, train)
+        h = block(4 * w, "conv5")(c4, train)
+        h = block(4 * w, "conv6")(h, train)
+        for i, rate in enumerate(self.dilation_rates):
+            h = block(4 * w, f"dilated{i + 1}", dilation=rate)(h, train)
+        h = block(4 * w, "conv7")(h, train)
+        h = block(4 * w, "conv8")(h, train)
+        h = UpConvBNReLU(2 * w, self.bn_momentum, name="up1")(jnp.concatenate([h, c4], -1), train)
+        h = block(2 * w, "conv9")(jnp.concatenate([h, c3], -1), train)
+        h = UpConvBNReLU(w, self.bn_momentum, name="up2")(jnp.concatenate([h, c2], -1), train)
+        h = block(max(w // 2, 1), "conv10")(jnp.concatenate([h, c1], -1), train)
+        image = nn.Conv(3, (3, 3), padding="SAME", kernel_init=CONV_INIT, name="image")(h)
+        mask = nn.Conv(1, (3, 3), padding="SAME", kernel_init=CONV_INIT, name="mask")(h)
+        return jnp.concatenate([jnp.tanh(image), jax.nn.sigmoid(mask)], axis=-1)
+
+
+class GlobalDiscriminator(nn.Module):
+    """(B, S, S, 3) in [-1, 1] -> (B,) logits (real > 0): five 5×5 stride-2 conv-BN-ReLU stages, FC 1024, FC 1."""
+
+    width: int = 64
+    fc_width: int = 1024
+    bn_momentum: float = 0.99
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        w = self.width
+        for i, features in enumerate((w, 2 * w, 4 * w, 8 * w, 8 * w)):
+            x = ConvBNReLU(features, kernel=5, stride=2, bn_momentum=self.bn_momentum, name=f"conv{i + 1}")(x, train)
+        x = x.reshape(x.shape[0], -1)
+        x = nn.Dense(self.fc_width, name="fc")(x)
+        return nn.Dense(1, name="logit")(x).reshape(x.shape[0])
