@@ -63,6 +63,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.disc_width = 64
     c.model.fc_width = 1024
     c.model.bn_momentum = 0.99  # the team's BN decay
+    c.model.input_fill = "mean"  # what G sees in the holes: "mean" colour (the paper) or "harmonic" fill
+    c.model.residual = False     # True: G predicts a correction to its input image (beyond the paper)
 
     c.loss = ml_collections.ConfigDict()
     c.loss.hole_weight = 6.0
@@ -104,14 +106,16 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         c.model.disc_width = 16
         c.model.fc_width = 256
         c.model.bn_momentum = 0.9  # running averages must settle within a few hundred steps
+        c.model.input_fill = "harmonic"
+        c.model.residual = True
         c.loss.perceptual_weight = 0.0
         c.loss.adversarial_weight = 0.0
         c.schedule.g_only_epochs = 0.0
-        c.num_steps = 600
+        c.num_steps = 400
         c.log_every = 50
         c.eval_every = 200
         c.checkpoint_every = 200
-        c.preview_every = 600
+        c.preview_every = 400
         c.eval_batches = 4
         return c
     if variant == "tiny":

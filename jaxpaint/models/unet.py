@@ -13,6 +13,9 @@ ReLU except the output heads:
         → up ×2 to w            S       ⊕ c1 → 3×3/(w/2)
     image head  3×3/3, tanh;  mask head  3×3/1, sigmoid
 
+(`residual=True` instead adds the image head, initialised to zero, to the input
+image: a variant beyond the paper for short training on a good input fill.)
+
 (⊕: channel concatenation, the skip connections). The team's decoder up-samples with
 4×4 stride-2 transposed convs; here each up-sampling is a 3×3 conv to 4× the
 channels followed by depth-to-space (sub-pixel convolution), which can express
@@ -84,6 +87,10 @@ class DilatedUNet(nn.Module):
     width: int = 64
     dilation_rates: tuple[int, ...] = DILATION_RATES
     bn_momentum: float = 0.99
+    # False: the image head is tanh(conv) (the paper). True: it is the input image plus a
+    # correction, conv initialised to 0 (the network starts as the identity on its input fill),
+    # clipped to [-1, 1].
+    residual: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -109,9 +116,13 @@ class DilatedUNet(nn.Module):
         h = block(2 * w, "conv9")(jnp.concatenate([h, c3], -1), train)
         h = UpConvBNReLU(w, self.bn_momentum, name="up2")(jnp.concatenate([h, c2], -1), train)
         h = block(max(w // 2, 1), "conv10")(jnp.concatenate([h, c1], -1), train)
-        image = nn.Conv(3, (3, 3), padding="SAME", kernel_init=CONV_INIT, name="image")(h)
+        if self.residual:
+            image = nn.Conv(3, (3, 3), padding="SAME", kernel_init=nn.initializers.zeros_init(), name="image")(h)
+            image = jnp.clip(x[..., :3] + image, -1.0, 1.0)
+        else:
+            image = jnp.tanh(nn.Conv(3, (3, 3), padding="SAME", kernel_init=CONV_INIT, name="image")(h))
         mask = nn.Conv(1, (3, 3), padding="SAME", kernel_init=CONV_INIT, name="mask")(h)
-        return jnp.concatenate([jnp.tanh(image), jax.nn.sigmoid(mask)], axis=-1)
+        return jnp.concatenate([image, jax.nn.sigmoid(mask)], axis=-1)
 
 
 class GlobalDiscriminator(nn.Module):
