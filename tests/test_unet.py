@@ -93,7 +93,8 @@ def test_reconstruction_loss_weights_holes_six_times(config):
         numerator += weight * sum(abs(float(prediction[b, i, j, c]) - float(target[b, i, j, c])) for c in range(3))
         denominator += 3 * weight
     fake = np.concatenate([prediction, np.zeros((2, 4, 4, 1), np.float32)], -1)
-    got = method.reconstruction_loss(config, jnp.asarray(fake), {"image": jnp.asarray(target), "hole": jnp.asarray(hole)})
+    batch = {"image": jnp.asarray(target), "hole": jnp.asarray(hole)}
+    got = method.reconstruction_loss(config, jnp.asarray(fake), batch)
     np.testing.assert_allclose(float(got), numerator / denominator, rtol=1e-6)
     # The mask term: mean squared error of the 4th channel against the hole mask.
     fake[..., 3] = 0.25

@@ -21,11 +21,13 @@ Variants:
   tiny   tests only: 32 px, width 2, a few steps.
 
 Perceptual weight. The team's code multiplies its perceptual loss by 1e-12, which
-turns it off. Here it is `loss.perceptual_weight`, default 0.01: with ImageNet
-VGG-16 (torchvision normalisation) the four layers' mean squared feature
-differences sum to a few units for a blurry hole fill, against an L1 of about 0.1,
-so 0.01 makes the perceptual term a tenth to a third of L_rec — large enough to
-sharpen the fill, small enough that L1 (what DSSIM and MSE reward) still leads.
+turns it off. Here it is `loss.perceptual_weight`, default 1e-3. Measured on 12
+synthetic test images with ImageNet VGG-16 (torchvision normalisation), the four
+layers' mean squared feature differences sum to 12.7 for a harmonic fill of the
+holes (L_rec 0.098) and 18.2 for a mean-colour fill (L_rec 0.198): at 1e-3 the
+perceptual term is a tenth to an eighth of L_rec, enough to pull the fill towards
+the real image's edges and textures while L1, which DSSIM and MSE reward, still
+leads; at 1e-2 it would outweigh L_rec.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.loss = ml_collections.ConfigDict()
     c.loss.hole_weight = 6.0
     c.loss.mask_weight = 1e-6            # α
-    c.loss.perceptual_weight = 0.01      # see the module docstring
+    c.loss.perceptual_weight = 1e-3      # see the module docstring
     c.loss.perceptual_layers = ("relu2_2", "relu3_3", "relu4_3", "relu5_3")
     c.loss.adversarial_weight = 0.01     # β
 
