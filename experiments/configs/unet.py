@@ -94,30 +94,33 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         c.model.width = 16
         c.model.disc_width = 16
         c.model.fc_width = 256
-        c.loss.perceptual_layers = ("relu2_2", "relu3_3")
-        c.num_steps = 3000
+        c.model.input_fill = "harmonic"
+        c.model.residual = True
+        c.loss.perceptual_weight = 0.0
+        c.num_steps = 3600
         c.schedule.g_only_epochs = 2.0
-        c.eval_every = 500
-        c.checkpoint_every = 500
-        c.preview_every = 1000
+        c.eval_every = 400
+        c.checkpoint_every = 400
+        c.preview_every = 1200
         return c
     if variant == "quick":
         c.data.dataset = "synthetic_64_seed0_n1500"
         c.data.image_size = 64
-        c.model.width = 16
-        c.model.disc_width = 16
-        c.model.fc_width = 256
+        c.model.width = 8
+        c.model.disc_width = 8
+        c.model.fc_width = 64
         c.model.bn_momentum = 0.9  # running averages must settle within a few hundred steps
         c.model.input_fill = "harmonic"
         c.model.residual = True
         c.loss.perceptual_weight = 0.0
         c.loss.adversarial_weight = 0.0
         c.schedule.g_only_epochs = 0.0
-        c.num_steps = 400
+        c.optim.learning_rate = 2e-3
+        c.num_steps = 800
         c.log_every = 50
-        c.eval_every = 200
-        c.checkpoint_every = 200
-        c.preview_every = 400
+        c.eval_every = 400
+        c.checkpoint_every = 400
+        c.preview_every = 800
         c.eval_batches = 4
         return c
     if variant == "tiny":
