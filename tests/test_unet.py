@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from jaxpaint.config import load_config
+from jaxpaint.errors import JaxpaintError
 from jaxpaint.methods import unet as method
 from jaxpaint.models.unet import DilatedUNet, GlobalDiscriminator
+from jaxpaint.ops import poisson
 
 
 def tiny_config(**loss):
@@ -143,3 +145,18 @@ def test_perceptual_term_uses_frozen_vgg16():
     same = float(method.perceptual_loss(config, batch["image"], batch["image"], frozen["vgg16"]))
     other = float(method.perceptual_loss(config, batch["image"], -batch["image"], frozen["vgg16"]))
     assert same == 0.0 and other > 0.0
+
+
+def test_residual_generator_starts_at_its_harmonic_input_fill():
+    config = tiny_config()
+    with config.unlocked():
+        config.model.input_fill, config.model.residual = "harmonic", True
+    batch = tiny_batch(config, seed=2)
+    state = method.init_state(config, jax.random.key(1), batch)
+    expected = poisson.harmonic_fill(batch["image"], batch["hole"], max_iters=method.HARMONIC_ITERS,
+                                     tol=method.HARMONIC_TOL)
+    np.testing.assert_allclose(np.asarray(method.predict(config, state, batch)), np.asarray(expected), atol=1e-6)
+    with config.unlocked():
+        config.model.input_fill = "black"
+    with pytest.raises(JaxpaintError, match="input_fill"):
+        method.generator_input(config, batch)

@@ -1,8 +1,9 @@
 """The 2nd-place ChaLearn 2018 method (Pandey & Patel; SPEC §2D): a dilated U-Net trained as a GAN.
 
 The generator (jaxpaint.models.unet.DilatedUNet) sees the image with its holes filled
-with the dataset's mean colour plus the hole mask (4 channels) and predicts the
-whole image and the mask. It is trained on
+with the dataset's mean colour (the paper; `model.input_fill = "harmonic"` gives it
+the Laplace fill instead) plus the hole mask (4 channels) and predicts the whole
+image and the mask. It is trained on
 
     L = L_rec + α·L_mask + λ_p·L_perc + β·L_adv
 
@@ -21,7 +22,7 @@ Training runs on the shared GAN engine: `schedule.g_only_epochs` of generator-on
 training (L_rec, L_mask, L_perc), then the GAN. The output is composited: known
 pixels are the input's.
 
-Config fields: model.{width, disc_width, fc_width, bn_momentum}; loss.{hole_weight,
+Config fields: model.{width, disc_width, fc_width, bn_momentum, input_fill, residual}; loss.{hole_weight,
 mask_weight, perceptual_weight, perceptual_layers, adversarial_weight};
 optim.{learning_rate, b1, b2}; schedule.g_only_epochs; data.mean_rgb (filled by the trainer).
 """
@@ -41,6 +42,7 @@ from jaxpaint.engine.inpaint import chunked_inpainter
 from jaxpaint.engine.state import TrainState
 from jaxpaint.methods.context_encoder import block_metrics
 from jaxpaint.models.unet import DilatedUNet, GlobalDiscriminator
+from jaxpaint.models.vgg import VGG, load_vgg16
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.ops import poisson
 from jaxpaint.ops.holes import composite, fill_holes
@@ -48,7 +50,7 @@ from jaxpaint.ops.pixels import to_model, to_uint8
 
 NAME = "unet"
 # The harmonic input fill only has to be close (the generator refines it), not converged to the
-# diffusion baseline's 1e-5: a relative residual of 1e-3 costs about a tenth of its iterations.
+# diffusion baseline's relative residual of 1e-5.
 HARMONIC_ITERS, HARMONIC_TOL = 500, 1e-3
 
 
@@ -101,11 +103,14 @@ def show(config, fake, batch) -> jax.Array:
     return composite(image_of(fake), batch["image"], batch["hole"])
 
 
+def l1_weights(config, hole: jax.Array) -> jax.Array:
+    """float32 (B, H, W): loss.hole_weight on hole pixels, 1 on known pixels."""
+    return 1.0 + (float(config.loss.hole_weight) - 1.0) * hole.astype(jnp.float32)
+
+
 def reconstruction_loss(config, fake, batch) -> jax.Array:
     """L1 with hole_weight on hole pixels and 1 on known pixels, normalised by the total weight."""
-    hole = batch["hole"].astype(jnp.float32)
-    weights = 1.0 + (float(config.loss.hole_weight) - 1.0) * hole
-    return losses.weighted_l1(image_of(fake), batch["image"], weights)
+    return losses.weighted_l1(image_of(fake), batch["image"], l1_weights(config, batch["hole"]))
 
 
 def mask_loss(fake, batch) -> jax.Array:
@@ -113,9 +118,7 @@ def mask_loss(fake, batch) -> jax.Array:
     return jnp.mean(jnp.square(fake[..., 3] - batch["hole"].astype(jnp.float32)))
 
 
-def vgg16():
-    from jaxpaint.models.vgg import VGG
-
+def vgg16() -> VGG:
     return VGG("vgg16", 5, "torchvision")
 
 
@@ -135,8 +138,6 @@ def load_frozen(config) -> dict:
     """{"vgg16": ImageNet VGG-16 variables} when the perceptual weight is non-zero, else {}."""
     if not uses_perceptual(config):
         return {}
-    from jaxpaint.models.vgg import load_vgg16
-
     _, variables = load_vgg16()
     return {"vgg16": jax.tree.map(jnp.asarray, variables)}
 
@@ -176,8 +177,7 @@ def eval_step(config, state: TrainState, batch: dict, frozen=None) -> dict[str, 
     hole = batch["hole"].astype(jnp.float32)
     squared = jnp.square(result_u8.astype(jnp.float32) / 255.0 - target_u8.astype(jnp.float32) / 255.0)
     metrics = {
-        "rec_loss": losses.weighted_l1(prediction, batch["image"],
-                                       1.0 + (float(config.loss.hole_weight) - 1.0) * hole),
+        "rec_loss": losses.weighted_l1(prediction, batch["image"], l1_weights(config, batch["hole"])),
         "hole_mse": jnp.sum(hole[..., None] * squared) / jnp.maximum(jnp.sum(hole) * 3.0, 1.0),
     }
     if "blocks" in batch and "num_blocks" in batch:
