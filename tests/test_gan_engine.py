@@ -147,3 +147,26 @@ def _records(workdir):
 
     return [{"step": r["step"], "metrics": r["metrics"]} for r in read_metrics(workdir / "metrics.jsonl")
             if r["split"] == "train"]
+
+
+def test_chunked_inpainter_compiles_once_and_keeps_known_pixels():
+    from jaxpaint.engine.inpaint import chunked_inpainter
+
+    shapes = []
+
+    def predict(images, holes):
+        shapes.append(images.shape)
+        return np.full_like(images, 7)
+
+    inpaint = chunked_inpainter(predict, chunk=4, name="test", size=SIZE)
+    rng = np.random.default_rng(0)
+    for count in (1, 4, 6, 9):
+        images = rng.integers(0, 256, (count, SIZE, SIZE, 3), dtype=np.uint8)
+        holes = rng.random((count, SIZE, SIZE)) < 0.3
+        out = inpaint(images, holes)
+        np.testing.assert_array_equal(out, np.where(holes[..., None], 7, images))
+    assert set(shapes) == {(4, SIZE, SIZE, 3)}  # one shape, so one compiled program
+    from jaxpaint.errors import JaxpaintError
+
+    with pytest.raises(JaxpaintError, match=r"test inpainter: images must be uint8 \(B, 8, 8, 3\)"):
+        inpaint(np.zeros((1, 9, 9, 3), np.uint8), np.zeros((1, 9, 9), bool))

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -152,10 +153,21 @@ def init_state(spec: GanSpec, config, key: jax.Array, batch: dict) -> TrainState
     return create_state(params, opt_state, state_key, model_state)
 
 
+def check_batch(batch: dict) -> None:
+    """The step's input contract, checked when the step is traced: float32 (B, H, W, 3) images in [-1, 1]
+    and, where the method has holes, bool (B, H, W) masks."""
+    chex.assert_rank(batch["image"], 4)
+    chex.assert_type(batch["image"], jnp.float32)
+    if "hole" in batch:
+        chex.assert_type(batch["hole"], bool)
+        chex.assert_shape(batch["hole"], batch["image"].shape[:3])
+
+
 def train_step(spec: GanSpec, config, state: TrainState, batch: dict, frozen=None, *, phase: str = "gan"):
     """One update; returns (state, metrics). `phase` is static: "g_only" or "gan"."""
     if phase not in PHASES:
         raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    check_batch(batch)
     frozen = {} if frozen is None else frozen
     params, stats = state.params, state.model_state
     weights = spec.weights(config, state.step)

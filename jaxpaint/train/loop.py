@@ -8,6 +8,7 @@ functions of (seed, i), a resumed run gives the same bytes as an uninterrupted o
 
 from __future__ import annotations
 
+import collections
 import importlib
 import time
 from pathlib import Path
@@ -58,6 +59,17 @@ def numeric_arrays(batch: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------- data
+
+
+def process_shard() -> dict[str, int]:
+    """This process's share of every global batch (all of it on a single process)."""
+    return {"process_index": jax.process_index(), "process_count": jax.process_count()}
+
+
+def global_example(local_batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A host array with the global batch's shapes (this process's rows repeated), for shapes and init."""
+    count = jax.process_count()
+    return local_batch if count == 1 else {k: np.concatenate([v] * count) for k, v in local_batch.items()}
 
 
 def open_sources(config) -> tuple[Any, Any]:
@@ -178,8 +190,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
 
     mesh = mesh_lib.make_mesh()
     mesh_lib.check_batch_size(config.batch_size, mesh, f"config {workdir / ckpt.CONFIG_FILE}")
-    train_batches = loader.batch_dataset(train_source, config.batch_size, seed=config.seed, shuffle=True)
-    first = numeric_arrays(train_batches[0])
+    train_batches = loader.batch_dataset(train_source, config.batch_size, seed=config.seed, shuffle=True,
+                                         **process_shard())
+    first = global_example(numeric_arrays(train_batches[0]))
     ckpt.save_batch_spec(jax.eval_shape(to_model_batch, first), workdir)
 
     init = state_initializer(method, config, mesh)
@@ -221,6 +234,18 @@ def state_initializer(method, config, mesh):
     )
 
 
+def device_prefetch(host_batches, mesh, ahead: int = 2):
+    """Yields device batches while the next `ahead` are already on their way (transfers are asynchronous),
+    so that the host's copies overlap the device's step."""
+    queue = collections.deque()
+    for batch in host_batches:
+        queue.append(mesh_lib.to_global_arrays(numeric_arrays(batch), mesh))
+        if len(queue) > ahead:
+            yield queue.popleft()
+    while queue:
+        yield queue.popleft()
+
+
 def run_steps(config, state, steps, frozen, phase_of, train_batches, mesh, manager, log, evaluator,
               start: int) -> TrainState:
     """The step loop: train, log, guard, evaluate, preview, checkpoint. `phase_of(step)` picks the compiled
@@ -233,15 +258,15 @@ def run_steps(config, state, steps, frozen, phase_of, train_batches, mesh, manag
     log_every = setting(config, "log_every")
     checkpoint_every = setting(config, "checkpoint_every")
     guard = TrainingGuard.from_config(config)
-    batches = loader.iterate(
+    batches = device_prefetch(loader.iterate(
         train_batches, start, num_threads=setting(config, "loader_threads"), prefetch=setting(config, "prefetch_batches")
-    )
+    ), mesh)
     pending: list[dict[str, jax.Array]] = []
     interval_start = time.perf_counter()
     bar = tqdm(total=num_steps, initial=start, desc="train", unit="step", disable=jax.process_index() != 0)
     try:
         for step in range(start + 1, num_steps + 1):
-            batch = mesh_lib.to_global_arrays(numeric_arrays(next(batches)), mesh)
+            batch = next(batches)
             phase = phase_of(step - 1)
             state, metrics = steps["train"][phase](state, batch, frozen)
             pending.append(metrics)
@@ -281,7 +306,7 @@ class Evaluator:
         self.batches = None
         if "eval" in steps or "preview" in steps:
             self.batches = loader.batch_dataset(
-                val_source, config.batch_size, seed=config.seed, shuffle=False, drop_remainder=True
+                val_source, config.batch_size, seed=config.seed, shuffle=False, drop_remainder=True, **process_shard()
             )
             self.num_batches = min(len(self.batches), setting(config, "eval_batches"))
 
