@@ -13,6 +13,7 @@ import pytest
 from jaxpaint.config import load_config
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.methods import unet as method
+from jaxpaint.models import layers
 from jaxpaint.models.unet import DilatedUNet, GlobalDiscriminator
 from jaxpaint.ops import poisson
 
@@ -64,20 +65,21 @@ def test_layer_layout_strides_and_dilation_rates():
     calls = []
 
     def record(next_fun, args, kwargs, context):
-        if isinstance(context.module, nn.Conv) and context.method_name == "__call__":
-            m = context.module
-            calls.append((m.kernel_size, m.strides, m.kernel_dilation, m.features))
+        m = context.module
+        if isinstance(m, (nn.Conv, layers.Conv, layers.ConvTranspose)) and context.method_name == "__call__":
+            kind = "up" if isinstance(m, layers.ConvTranspose) else "conv"
+            calls.append((kind, tuple(m.kernel_size), m.strides, m.kernel_dilation or 1, m.features))
         return next_fun(*args, **kwargs)
 
     with nn.intercept_methods(record):
         DilatedUNet(width=4).init(jax.random.key(0), jnp.zeros((1, 32, 32, 4)), train=False)
     w = 4
-    encoder = [((5, 5), 1, 1, w), ((3, 3), 2, 1, 2 * w), ((3, 3), 1, 1, 2 * w), ((3, 3), 2, 1, 4 * w),
-               ((3, 3), 1, 1, 4 * w), ((3, 3), 1, 1, 4 * w)]
-    dilated = [((3, 3), 1, rate, 4 * w) for rate in (2, 4, 8, 16)]
-    middle = [((3, 3), 1, 1, 4 * w), ((3, 3), 1, 1, 4 * w)]
-    decoder = [((3, 3), 1, 1, 4 * 2 * w), ((3, 3), 1, 1, 2 * w), ((3, 3), 1, 1, 4 * w), ((3, 3), 1, 1, w // 2),
-               ((3, 3), 1, 1, 3), ((3, 3), 1, 1, 1)]
+    encoder = [("conv", (5, 5), 1, 1, w), ("conv", (3, 3), 2, 1, 2 * w), ("conv", (3, 3), 1, 1, 2 * w),
+               ("conv", (3, 3), 2, 1, 4 * w), ("conv", (3, 3), 1, 1, 4 * w), ("conv", (3, 3), 1, 1, 4 * w)]
+    dilated = [("conv", (3, 3), 1, rate, 4 * w) for rate in (2, 4, 8, 16)]
+    middle = [("conv", (3, 3), 1, 1, 4 * w), ("conv", (3, 3), 1, 1, 4 * w)]
+    decoder = [("up", (4, 4), 2, 1, 2 * w), ("conv", (3, 3), 1, 1, 2 * w), ("up", (4, 4), 2, 1, w),
+               ("conv", (3, 3), 1, 1, w // 2), ("conv", (3, 3), 1, 1, 3), ("conv", (3, 3), 1, 1, 1)]
     assert calls == encoder + dilated + middle + decoder
 
 
