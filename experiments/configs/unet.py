@@ -13,9 +13,10 @@ Variants:
          396 steps an epoch), scaled to ≤ 90 minutes on a 2-core CPU: width 16
          (1/16 of the paper's conv FLOPs), discriminator width 16 with FC 256, no
          VGG term (to relu3_3 at 128 px it costs about 290 GFLOP a step, five times
-         the U-Net's 55-63; the team's own weight, 1e-12, had it off too), 3600
-         steps of 12 images = 9 epochs, the first 2 generator-only. Measured 0.73
-         (G only) and 1.02 (GAN) CPU-seconds a step, about 55 CPU-minutes in all.
+         the U-Net's 46-58; the team's own weight, 1e-12, had it off too), 3600
+         steps of 12 images = 9 epochs, the first 2 generator-only. Measured 0.91
+         (G only) and 0.95 (GAN) CPU-seconds a step on the shared machine, about
+         57 CPU-minutes in all.
          The harmonic input fill and residual head as in `quick`.
   quick  the main job's model (`make run`, synthetic 64 px humans, 900 train
          images): width 8, 800 steps of 12 images at Adam 2e-3, L_rec and the mask
@@ -26,7 +27,7 @@ Variants:
          at the diffusion fill and improves on it: test DSSIM 0.2458, MSE 0.0186,
          PSNR 20.79 against 0.2599, 0.0191, 20.71 for the diffusion fill (validation DSSIM after 400 steps at width
          16: 0.256 with these two options, 0.334 with the paper's mean-colour fill
-         and tanh head). 0.11 CPU-seconds (3.4 GFLOP) a step.
+         and tanh head). 0.10 CPU-seconds (3.2 GFLOP) a step.
   tiny   tests only: 32 px, width 2, a few steps.
 
 Perceptual weight. The team's code multiplies its perceptual loss by 1e-12, which
