@@ -25,9 +25,10 @@ Variants:
          the holes instead of the mean colour and predicts a correction to it
          (`model.input_fill = "harmonic"`, `model.residual = True`), so it starts
          at the diffusion fill and improves on it: test DSSIM 0.2458, MSE 0.0186,
-         PSNR 20.79 against 0.2599, 0.0191, 20.71 for the diffusion fill (validation DSSIM after 400 steps at width
-         16: 0.256 with these two options, 0.334 with the paper's mean-colour fill
-         and tanh head). 0.10 CPU-seconds (3.2 GFLOP) a step.
+         PSNR 20.79 against 0.2599, 0.0191, 20.71 for the diffusion fill
+         (validation DSSIM after 400 steps at width 16: 0.256 with these two
+         options, 0.334 with the paper's mean-colour fill and tanh head).
+         0.10 CPU-seconds (3.2 GFLOP) a step.
   tiny   tests only: 32 px, width 2, a few steps.
 
 Perceptual weight. The team's code multiplies its perceptual loss by 1e-12, which
