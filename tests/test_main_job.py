@@ -12,7 +12,7 @@ import pytest
 from jaxpaint.cli import main
 
 TINY = ["--size", "64", "--num-examples", "100", "--pose-config", "hourglass:tiny",
-        "--inpaint-config", "context_encoder:tiny"]
+        "--inpaint-config", "context_encoder:tiny", "--unet-config", "unet:tiny"]
 
 
 def _table(report_text: str) -> list[str]:
@@ -30,8 +30,8 @@ def test_report_has_every_method_and_the_originals(main_job):
     table = _table((main_job / "results.md").read_text())
     names = [row.split("|")[1].strip() for row in table[2:]]
     assert names == ["original (unmasked)", "holes", "diffusion", "context_encoder",
-                     "context_encoder inpaint.blend=poisson"]
-    for method in ("holes", "diffusion", "context_encoder"):
+                     "context_encoder inpaint.blend=poisson", "unet"]
+    for method in ("holes", "diffusion", "context_encoder", "unet"):
         results = json.loads((main_job / "eval" / method / "results.json").read_text())
         assert results["num_images"] == 20  # the 20 % test split of 100 synthetic people
         assert set(results["means"]) >= {"dssim", "mse", "psnr", "wnjd", "wnjd_vs_original", "pck"}
@@ -43,6 +43,7 @@ def test_report_has_every_method_and_the_originals(main_job):
     assert diffusion["dssim"] < holes["dssim"]
     assert (main_job / "pose" / "curves.png").is_file()
     assert (main_job / "context_encoder" / "curves.png").is_file()
+    assert (main_job / "unet" / "curves.png").is_file()
 
 
 def test_report_html_embeds_every_figure_the_run_made(main_job):
@@ -52,7 +53,7 @@ def test_report_html_embeds_every_figure_the_run_made(main_job):
     page = (main_job / "report.html").read_text()
     embedded = {base64.b64decode(src) for src in re.findall(r'src="data:image/png;base64,([^"]+)"', page)}
     made = sorted(main_job.glob("eval/*/grid.png")) + sorted(main_job.glob("*/curves.png"))
-    assert len(made) >= 6
+    assert len(made) >= 8
     assert all(path.read_bytes() in embedded for path in made)
     assert "context_encoder inpaint.blend=poisson" in page
 

@@ -1,6 +1,7 @@
-"""`jaxpaint run`: the main job. Builds a dataset, trains the pose evaluator and a
-Context Encoder, evaluates them and the baselines on the test split, and writes a
-report (results.md, PNG grids, loss curves) into the workdir.
+"""`jaxpaint run`: the main job. Builds a dataset, trains the pose evaluator, a
+Context Encoder and the dilated U-Net, evaluates them and the baselines on the test
+split, and writes a report (results.md, report.html, PNG grids, loss curves) into
+the workdir.
 
 Every stage reuses the public pieces (builder, trainer, evaluation), so a rerun
 with the same workdir resumes: built data and finished runs are reused.
@@ -22,11 +23,12 @@ def register(subparsers) -> None:
     p.add_argument("--manual-dir", help="the source's files, for sources other than synthetic")
     p.add_argument("--workdir", default="runs/main", help="where the report and runs go")
     p.add_argument("--data-dir", help="dataset directory (default WORKDIR/data)")
-    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--size", type=int, default=64, help="crop size in px (default 64: the quick configs' size)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-examples", type=int, help="source images to use (synthetic default: 1500)")
     p.add_argument("--pose-config", default="hourglass:quick", help="config of the pose evaluator")
     p.add_argument("--inpaint-config", default="context_encoder:quick", help="config of the Context Encoder")
+    p.add_argument("--unet-config", default="unet:quick", help="config of the dilated U-Net")
     p.add_argument("--eval-limit", type=int, help="evaluate only the first N test batches")
     p.set_defaults(func=run)
 
@@ -64,27 +66,33 @@ def run(args) -> int:
     num_examples = args.num_examples or (1500 if args.source == "synthetic" else None)
     started = time.perf_counter()
 
-    t = _stage(f"1/4 dataset: {args.source} at {args.size} px, seed {args.seed}")
+    t = _stage(f"1/5 dataset: {args.source} at {args.size} px, seed {args.seed}")
     builder.build(args.source, data_dir, manual_dir=args.manual_dir, size=args.size, seed=args.seed,
                   num_examples=num_examples)
     dataset = builder.config_name(args.source, args.size, args.seed, num_examples)
     print(f"dataset {dataset} in {data_dir} ({time.perf_counter() - t:.0f} s)")
 
-    t = _stage(f"2/4 pose evaluator: {args.pose_config}")
+    t = _stage(f"2/5 pose evaluator: {args.pose_config}")
     pose_dir = workdir / "pose"
     train_run(args.pose_config, pose_dir, data_dir, dataset, args.seed, args.size)
     print(f"pose evaluator in {pose_dir} ({time.perf_counter() - t:.0f} s)")
 
-    t = _stage(f"3/4 Context Encoder: {args.inpaint_config}")
+    t = _stage(f"3/5 Context Encoder: {args.inpaint_config}")
     ce_dir = workdir / "context_encoder"
     train_run(args.inpaint_config, ce_dir, data_dir, dataset, args.seed, args.size)
     print(f"Context Encoder in {ce_dir} ({time.perf_counter() - t:.0f} s)")
 
-    t = _stage("4/4 evaluation on the test split")
+    t = _stage(f"4/5 dilated U-Net: {args.unet_config}")
+    unet_dir = workdir / "unet"
+    train_run(args.unet_config, unet_dir, data_dir, dataset, args.seed, args.size)
+    print(f"U-Net in {unet_dir} ({time.perf_counter() - t:.0f} s)")
+
+    t = _stage("5/5 evaluation on the test split")
     rows, original = [], None
     evaluations = [(name, workdir / name, (), name) for name in BASELINES] + [
         ("context_encoder", ce_dir, (), "context_encoder"),
         ("context_encoder", ce_dir, ("--config.inpaint.blend=poisson",), "context_encoder_poisson"),
+        ("unet", unet_dir, (), "unet"),
     ]
     for method, method_dir, overrides, out_name in evaluations:
         results = evaluate_method(method, str(method_dir), str(data_dir), dataset, "test", str(pose_dir),
