@@ -357,7 +357,8 @@ def test_16_bit_submission_scores_like_its_8_bit_twin(world, tmp_path, capsys):
     for name, y in truth.items():
         gray = y.mean(axis=-1).round().astype(np.uint8)
         save_png(tmp_path / "sub8" / name, np.repeat(gray[..., None], 3, axis=2))
-        save_png(tmp_path / "sub16" / name, gray.astype(np.uint16) * 257, "I;16")
+        save_png(tmp_path / "sub16" / name, gray.astype(np.uint16) * 257)
+        assert Image.open(tmp_path / "sub16" / name).mode.startswith("I")  # read back as 16 bits, not 8
     scores = {}
     for bits in ("8", "16"):
         code, out, err = run_cli(["score", world["track"], tmp_path / f"sub{bits}", "--out", tmp_path / f"s{bits}"], capsys)
