@@ -306,6 +306,7 @@ def test_bad_input_is_refused_cleanly(world, case, capsys, tmp_path):
     assert code != 0, f"exit 0 for a bad input; stdout: {out[-500:]}"
     assert "Traceback" not in err and "Traceback" not in out
     message = err.strip().splitlines()[-1] if err.strip() else ""
+    print(f"\nMSG[{case.name}] {message}")
     for culprit in case.culprits:
         assert culprit in message, f"{culprit!r} not named in: {message}"
     after = file_hashes(world["root"])
