@@ -96,8 +96,10 @@ def load_config(spec: str, overrides: list[str] | tuple[str, ...] = ()) -> ml_co
     try:
         config = module.get_config(variant) if variant else module.get_config()
     except (KeyError, ValueError) as err:
-        message = err.args[0] if err.args else err
-        raise JaxpaintError(f"config {path}: unknown variant {variant!r} ({message})") from None
+        message = str(err.args[0] if err.args else err)
+        if repr(variant) not in message:
+            message = f"unknown variant {variant!r} ({message})"
+        raise JaxpaintError(f"config {path}: {message}") from None
     except Exception as err:
         raise JaxpaintError(f"config {path}: get_config({variant!r}) fails: {type(err).__name__}: {err}") from None
     if not isinstance(config, ml_collections.ConfigDict):

@@ -288,7 +288,7 @@ CASES = [
                        "--dataset", DATASET, "--batch-size", "-1"], ("--batch-size", "got -1")),
     Case("run --size 32", lambda p, d: ["run", "--workdir", d / "job", "--size", "32"], ("--size", "got 32")),
     Case("run --eval-limit 0", lambda p, d: ["run", "--workdir", d / "job", "--eval-limit", "0"], ("--eval-limit",)),
-    Case("run with a bad inpaint config override",
+    Case("run with an unknown inpaint config variant",
          lambda p, d: ["run", "--workdir", d / "job", "--inpaint-config", "context_encoder:huge"], ("'huge'",)),
     Case("run --workdir is a file", lambda p, d: ["run", "--workdir", p["file"]], ("--workdir", "is a file")),
     Case("bench an unknown benchmark", lambda p, d: ["bench", "nope"], ("'nope'", "available")),
@@ -306,7 +306,6 @@ def test_bad_input_is_refused_cleanly(world, case, capsys, tmp_path):
     assert code != 0, f"exit 0 for a bad input; stdout: {out[-500:]}"
     assert "Traceback" not in err and "Traceback" not in out
     message = err.strip().splitlines()[-1] if err.strip() else ""
-    print(f"\nMSG[{case.name}] {message}")
     for culprit in case.culprits:
         assert culprit in message, f"{culprit!r} not named in: {message}"
     after = file_hashes(world["root"])
