@@ -243,15 +243,15 @@ def choose_input(args, config) -> tuple[int, Iterator, dict | None]:
 def run(args) -> int:
     from jaxpaint.data.images import staged_directory
     from jaxpaint.inference import load_inpainter
-    from jaxpaint.methods import get_inpainting_method
+    from jaxpaint.methods import get_inpainting_method, is_trainable
 
     check_arguments(args)
     config = run_config(args.workdir)
     method = args.method or (config.get("method") if config is not None else None)
     if not method:
         raise JaxpaintError("give --method, or --workdir of a training run")
-    get_inpainting_method(method)  # a pose run or an unknown name fails here, before any work
-    if config is not None and config.get("method") != method:
+    module = get_inpainting_method(method)  # a pose run or an unknown name fails here, before any work
+    if config is not None and is_trainable(module) and config.get("method") != method:
         raise JaxpaintError(f"--workdir {args.workdir} holds a {config.get('method')!r} run, not {method!r}")
     if config is not None and args.batch_size is not None:
         config.batch_size = args.batch_size

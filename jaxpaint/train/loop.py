@@ -185,7 +185,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
     if not is_trainable(method):
         raise JaxpaintError(f"method {config.method!r} has nothing to train (no init_state/train_step)")
     train_source, val_source = open_sources(config)
-    preflight.check_data(config, train_source, val_source)
+    preflight.check_data(config, train_source, val_source,
+                         validates=hasattr(method, "eval_step") or hasattr(method, "preview"))
     mesh = mesh_lib.make_mesh()
     mesh_lib.check_batch_size(config.batch_size, mesh, "config")
     workdir.mkdir(parents=True, exist_ok=True)

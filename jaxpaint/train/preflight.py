@@ -96,14 +96,18 @@ def example_size(source) -> tuple[int, int] | None:
     return tuple(np.asarray(source[0]["image"]).shape[:2])
 
 
-def check_data(config, train_source, val_source) -> None:
-    """The train split is not empty, and its images have the size the model is built for."""
+def check_data(config, train_source, val_source, *, validates: bool = True) -> None:
+    """The splits hold at least one batch (validation too when the method `validates`), and the images have
+    the size the model is built for."""
     from jaxpaint.data.loader import build_command
 
     data = config.data
     name = data.get("dataset", "") or data.get("examples_fn", "")
-    if len(train_source) == 0:
-        raise JaxpaintError(f"the train split {data.train_split!r} of dataset {name!r} is empty")
+    for split, source, needed in ((data.train_split, train_source, True), (data.val_split, val_source, validates)):
+        if needed and len(source) < int(config.batch_size):
+            raise JaxpaintError(f"the {split!r} split of dataset {name!r} has {len(source)} examples, fewer than "
+                                f"one batch (batch_size = {config.batch_size}); lower --config.batch_size or build "
+                                "a larger dataset")
     expected = data.get("image_size", None)
     size = example_size(train_source)
     if expected is None or size == (expected, expected):
