@@ -56,6 +56,7 @@ RANGES: dict[str, tuple[str, float | None, float | None]] = {
     "optim.b1": ("float", 0, 1),
     "optim.b2": ("float", 0, 1),
     "optim.generator_lr_scale": ("float", 1e-12, None),
+    "augment.rotate_degrees": ("float", 0, 180),
     "schedule.g_only_epochs": ("float", 0, None),
     "schedule.g_only_steps": ("int", 0, None),
 }

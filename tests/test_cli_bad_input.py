@@ -292,6 +292,13 @@ CASES = [
          lambda p, d: ["run", "--workdir", d / "job", "--inpaint-config", "context_encoder:huge"], ("'huge'",)),
     Case("run --workdir is a file", lambda p, d: ["run", "--workdir", p["file"]], ("--workdir", "is a file")),
     Case("bench an unknown benchmark", lambda p, d: ["bench", "nope"], ("'nope'", "available")),
+    Case("tune --workdir is a file", lambda p, d: ["tune", "--sweep", "context_encoder:tiny", "--workdir", p["file"]],
+         ("--workdir", "a_file.txt", "is a file")),
+    Case("tune with an unknown override",
+         lambda p, d: ["tune", "--sweep", "context_encoder:tiny", "--workdir", d / "t", "--config.loss.overlab=1"],
+         ("loss.overlab", "did you mean 'loss.overlap'")),
+    Case("tune an unknown sweep variant", lambda p, d: ["tune", "--sweep", "context_encoder:huge", "--workdir", d / "t"],
+         ("'huge'",)),
 ]
 
 

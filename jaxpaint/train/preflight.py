@@ -69,7 +69,7 @@ def check_workdir(config, workdir: Path) -> None:
 
 def check_model_size(config) -> None:
     """A model that halves the image down to `model.feature_size` needs image_size = feature_size · 2^k."""
-    from jaxpaint.models.context_encoder import num_stages
+    from jaxpaint.models.layers import num_stages
 
     feature_size, image_size = lookup(config, "model.feature_size"), lookup(config, "data.image_size")
     if feature_size is None or image_size is None:
