@@ -32,6 +32,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         description="Semantic inpainting of images of people.",
         epilog="commands: " + "; ".join(f"{k}: {v}" for k, v in COMMANDS.items()),
     )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     for name in COMMANDS:
         if name == command:
@@ -42,7 +43,11 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Runs one command. A JaxpaintError (bad input, a failed precondition) is one line on stderr and exit
+    status 2; `--debug` (anywhere on the line) shows its traceback instead."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else None)
     args, extra = parser.parse_known_args(argv)
@@ -50,15 +55,22 @@ def main(argv: list[str] | None = None) -> int:
     if extra and not getattr(args, "accepts_overrides", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.overrides = extra
+    args.debug = debug
     try:
         result = args.func(args)
     except JaxpaintError as err:
-        print(f"jaxpaint: error: {err}", file=sys.stderr)
+        if debug:
+            raise
+        print(f"jaxpaint: error: {one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("jaxpaint: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+def one_line(err: Exception) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 if __name__ == "__main__":

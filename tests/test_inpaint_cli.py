@@ -101,6 +101,7 @@ def error_of(capsys, *args) -> str:
 
 def test_bad_inputs_name_the_file(run_dir, tmp_path, capsys):
     save_png_atomic(tmp_path / "a.png", random_image(2))
+    save_png_atomic(tmp_path / "X" / "a.png", random_image(2))
     save_png_atomic(tmp_path / "small.png", np.full((32, 32), 255, np.uint8))
     out = tmp_path / "out"
 
@@ -111,18 +112,18 @@ def test_bad_inputs_name_the_file(run_dir, tmp_path, capsys):
     assert "small.png" in err and "32x32" in err
 
     (tmp_path / "bad.json").write_text("{not json")
-    err = error_of(capsys, "--workdir", run_dir, "--input", tmp_path, "--masks", tmp_path / "bad.json", "--out", out)
+    err = error_of(capsys, "--workdir", run_dir, "--input", tmp_path / "X", "--masks", tmp_path / "bad.json", "--out", out)
     assert "bad.json" in err and "JSON" in err
 
     (tmp_path / "ghost.json").write_text(json.dumps({"ghost.png": [[1, 1, 4]]}))
-    err = error_of(capsys, "--workdir", run_dir, "--input", tmp_path, "--masks", tmp_path / "ghost.json", "--out", out)
+    err = error_of(capsys, "--workdir", run_dir, "--input", tmp_path / "X", "--masks", tmp_path / "ghost.json", "--out", out)
     assert "ghost.png" in err and "does not exist" in err
 
     (tmp_path / "big.json").write_text(json.dumps({"a.png": [[60, 60, 10]]}))
-    err = error_of(capsys, "--workdir", run_dir, "--input", tmp_path, "--masks", tmp_path / "big.json", "--out", out)
+    err = error_of(capsys, "--workdir", run_dir, "--input", tmp_path / "X", "--masks", tmp_path / "big.json", "--out", out)
     assert "big.json" in err and "goes past" in err
 
-    err = error_of(capsys, "--workdir", tmp_path, "--image", tmp_path / "a.png", "--mask", tmp_path / "small.png", "--out", out)
+    err = error_of(capsys, "--workdir", tmp_path / "X", "--image", tmp_path / "a.png", "--mask", tmp_path / "small.png", "--out", out)
     assert "config.json" in err
 
     assert not out.exists()  # nothing half-written

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from jaxpaint.cli import main
@@ -56,6 +57,38 @@ def test_report_html_embeds_every_figure_the_run_made(main_job):
     assert len(made) >= 8
     assert all(path.read_bytes() in embedded for path in made)
     assert "context_encoder inpaint.blend=poisson" in page
+
+
+def brute_force_holes_mse(data_dir, dataset) -> np.ndarray:
+    """Per-image MSE of the mean-colour fill, computed here with numpy from the built splits: the train
+    split's mean colour pasted into every block, squared error on [0, 1] values averaged over each block,
+    then over the image's blocks."""
+    from jaxpaint.data import loader
+
+    train = loader.open_split(data_dir, dataset, "train")
+    pixels = np.concatenate([np.asarray(train[i]["image"], np.float64).reshape(-1, 3) for i in range(len(train))])
+    mean = (pixels.mean(axis=0) / 127.5 - 1.0).astype(np.float32)
+    fill = np.round((np.clip(mean, -1, 1) + np.float32(1)) * np.float32(127.5)).astype(np.float64)
+    test = loader.open_split(data_dir, dataset, "test")
+    per_image = []
+    for i in range(len(test)):
+        y = np.asarray(test[i]["image"], np.float64)
+        blocks = np.asarray(test[i]["blocks"]).reshape(-1, 3)
+        per_image.append(np.mean([np.mean(((fill - y[r:r + s, c:c + s]) / 255.0) ** 2) for r, c, s in blocks]))
+    return np.asarray(per_image)
+
+
+def test_scores_match_an_independent_computation(main_job):
+    """The holes row is recomputed from the dataset with numpy; the unmasked originals score exactly 0."""
+    holes = json.loads((main_job / "eval" / "holes" / "results.json").read_text())
+    expected = brute_force_holes_mse(main_job / "data", holes["dataset"])
+    np.testing.assert_allclose(holes["per_image"]["mse"], expected, atol=2e-6)
+    assert holes["means"]["mse"] == pytest.approx(expected.mean(), rel=1e-5)
+    original = holes["original"]
+    assert original["mse"] == 0 and original["dssim"] == 0 and original["wnjd_vs_original"] == 0
+    for method in ("diffusion", "context_encoder"):
+        means = json.loads((main_job / "eval" / method / "results.json").read_text())["means"]
+        assert 0 < means["mse"] < 1 and 0 <= means["pck"] <= 1 and 0 <= means["wnjd"] <= 1
 
 
 def test_same_seed_gives_the_same_table(main_job, tmp_path):

@@ -101,37 +101,50 @@ def test_missing_reference_is_a_user_error(tmp_path, capsys):
     assert "nowhere" in capsys.readouterr().err
 
 
-class ConstantPose:
-    """A pose evaluator that sees every image as the same fixed pose: WNJD is then known in closed form."""
-
-    xy = np.zeros((19, 2), np.float32)
-    present = np.zeros(19, bool)
-    for n, s in enumerate(LABELLED):
-        xy[s] = (6.0 + 3 * n, 24.0 - 4 * n)
-        present[s] = True
+class ShiftedPose:
+    """A pose evaluator whose answer depends on the pixels: joint n of LABELLED is predicted at labels(0)'s
+    position moved right by n·d, with d = mean(image) / 32. WNJD and PCK then have closed forms, and
+    the submission (X, holes black) gets another pose than its ground truth."""
 
     @classmethod
     def load(cls, run_dir):
         assert run_dir == "pose-run"
         return cls()
 
+    @staticmethod
+    def shift(image) -> float:
+        return float(np.asarray(image, np.float64).mean() / 32)
+
     def predict(self, images):
-        b = len(images)
-        return np.tile(self.xy, (b, 1, 1)), np.tile(self.present, (b, 1))
+        xy = np.zeros((len(images), 19, 2), np.float32)
+        present = np.zeros((len(images), 19), bool)
+        for b, image in enumerate(images):
+            for n, s in enumerate(LABELLED):
+                xy[b, s] = (labels(0).xy[s, 0] + n * self.shift(image), labels(0).xy[s, 1])
+                present[b, s] = True
+        return xy, present
 
 
 def test_pose_metrics_with_an_evaluator(track, tmp_path, monkeypatch):
+    from jaxpaint.data.images import load_rgb
+
     fake = types.ModuleType("jaxpaint.pose_evaluator")
-    fake.PoseEvaluator = ConstantPose
+    fake.PoseEvaluator = ShiftedPose
     monkeypatch.setitem(sys.modules, "jaxpaint.pose_evaluator", fake)
-    result = score(track, track / "Y", pose_model="pose-run", out_dir=tmp_path)
+    result = score(track, track / "X", pose_model="pose-run", out_dir=tmp_path)
     diagonal = np.hypot(SIZE, SIZE)
+    n = np.arange(len(LABELLED))
+    box = 12.0  # labels(k): x spans 4+k..13+k, y spans 8..20
+    pck_values = set()
     for k, name in enumerate(BLOCKS):
-        truth = labels(k)
-        want = np.linalg.norm(ConstantPose.xy[LABELLED] - truth.xy[LABELLED], axis=1).mean() / diagonal
-        assert result["per_file"][name]["wnjd"] == pytest.approx(want, rel=1e-5)
-        assert result["per_file"][name]["wnjd_vs_original"] == 0
-        # every error (|(2 - k, 4)| >= 4) exceeds 0.2 x the 12 px joint box: no joint is correct
-        assert result["per_file"][name]["pck"] == 0
+        d_sub, d_truth = ShiftedPose.shift(load_rgb(track / "X" / name)), ShiftedPose.shift(load_rgb(track / "Y" / name))
+        assert abs(d_sub - d_truth) > 0.1  # black holes darken the submission: its pose differs from the original's
+        error_vs_labels = np.abs(n * d_sub - k)  # every joint is off in x only
+        scores = result["per_file"][name]
+        assert scores["wnjd"] == pytest.approx(error_vs_labels.mean() / diagonal, rel=1e-5)
+        assert scores["wnjd_vs_original"] == pytest.approx(np.mean(n * abs(d_sub - d_truth)) / diagonal, rel=1e-5)
+        assert scores["pck"] == pytest.approx(np.mean(error_vs_labels <= 0.2 * box))
+        pck_values.add(scores["pck"])
+    assert len(pck_values) > 1 or 0 < next(iter(pck_values)) < 1  # the case tells correct from wrong joints
     assert result["means"]["wnjd"] == pytest.approx(np.mean([result["per_file"][n]["wnjd"] for n in BLOCKS]))
     assert "WNJD: " in (tmp_path / "scores.txt").read_text() and "PCK: " in (tmp_path / "scores.txt").read_text()

@@ -36,6 +36,7 @@ def base_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.method = "context_encoder"
     c.seed = 0
+    c.distributed = False  # True: join a multi-host job (README, "Several hosts")
     c.batch_size = 64
     c.num_steps = PAPER_EPOCHS * (PAPER_TRAIN_IMAGES // 64)
     c.log_every = 50

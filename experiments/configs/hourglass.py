@@ -23,6 +23,7 @@ def base_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.method = "hourglass"
     c.seed = 0
+    c.distributed = False  # True: join a multi-host job (README, "Several hosts")
     c.batch_size = 16
     c.num_steps = 40000
     c.log_every = 50

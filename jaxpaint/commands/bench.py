@@ -26,6 +26,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     if args.name not in available():
         raise JaxpaintError(f"unknown benchmark {args.name!r}; available: {', '.join(available())}")
+    if args.out and Path(args.out).is_dir():
+        raise JaxpaintError(f"--out {args.out} is a folder; give the JSON file to write")
     module = importlib.import_module(f"jaxpaint.benchmarks.{args.name}")
     import argparse
 
@@ -33,7 +35,8 @@ def run(args) -> int:
     module.add_arguments(sub)
     figures = module.run(sub.parse_args([a for a in args.overrides if a != "--"]))
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
+        from jaxpaint.data.images import write_bytes_atomic
+
+        write_bytes_atomic(args.out, (json.dumps(figures, indent=2) + "\n").encode())
         print(f"figures written to {args.out}")
     return 0

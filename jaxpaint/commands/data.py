@@ -54,6 +54,37 @@ def register(subparsers) -> None:
     preview.set_defaults(func=run_preview)
 
 
+# Ranges of the numeric arguments: flag -> (attribute, lowest); None values (not given) are not checked.
+ARGUMENT_MINIMUMS = {"--size": ("size", 64), "--seed": ("seed", 0), "--num-examples": ("num_examples", 1),
+                     "--workers": ("workers", 1), "--limit": ("limit", 1), "--count": ("count", 1)}
+
+
+def check_arguments(args) -> None:
+    """Numbers and paths, before anything is read or written."""
+    from jaxpaint.data.images import check_output_path
+
+    for flag, (attr, low) in ARGUMENT_MINIMUMS.items():
+        value = getattr(args, attr, None)
+        if value is not None and value < low:
+            extra = " (block masks need at least 64 px)" if attr == "size" else ""
+            raise JaxpaintError(f"{flag} must be an integer >= {low}, got {value}{extra}")
+    data_dir = Path(args.data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise JaxpaintError(f"--data-dir {data_dir} is a file, not a folder")
+    manual_dir = getattr(args, "manual_dir", None)
+    if manual_dir is not None:
+        if not Path(manual_dir).is_dir():
+            raise JaxpaintError(f"--manual-dir {manual_dir} is not a folder")
+        if data_dir.resolve() == Path(manual_dir).resolve() or data_dir.resolve().is_relative_to(Path(manual_dir).resolve()):
+            raise JaxpaintError(f"--data-dir {data_dir} is or lies inside --manual-dir {manual_dir}; the built "
+                                "dataset must not be written into the source files. Choose another --data-dir")
+    out = getattr(args, "out", None)
+    if out is not None and args.data_command != "build":
+        check_output_path(out, "--out", {"--data-dir": args.data_dir})
+        if args.data_command in ("stats", "preview") and Path(out).is_dir():
+            raise JaxpaintError(f"--out {out} is a folder; give the PNG file to write")
+
+
 def _config(args) -> str:
     from jaxpaint.data.builder import config_name
 
@@ -61,6 +92,7 @@ def _config(args) -> str:
 
 
 def run_build(args) -> int:
+    check_arguments(args)
     from jaxpaint.data import builder
 
     version_dir = builder.build(
@@ -145,6 +177,7 @@ def histogram_png(per_split: dict[str, dict[str, list]]) -> bytes:
 
 
 def run_stats(args) -> int:
+    check_arguments(args)
     from tqdm import tqdm
 
     from jaxpaint.data import builder, loader
@@ -187,11 +220,15 @@ def _pose(example):
 
 
 def run_export_track(args) -> int:
+    check_arguments(args)
     from tqdm import tqdm
 
     from jaxpaint.data import loader
     from jaxpaint.data.track import write_track
 
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise JaxpaintError(f"--out {out} already exists and is not an empty folder; remove it or choose another")
     source = loader.open_split(args.data_dir, _config(args), args.split)
     count = len(source) if args.limit is None else min(args.limit, len(source))
     if count <= 0:
@@ -221,6 +258,7 @@ def preview_grid(examples, ncols: int = 4, scale: int = 2) -> np.ndarray:
 
 
 def run_preview(args) -> int:
+    check_arguments(args)
     from jaxpaint.data import loader
     from jaxpaint.data.images import save_png_atomic
 

@@ -55,15 +55,21 @@ def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None, 
 
     module = get_inpainting_method(method)
     if is_trainable(module):
-        from jaxpaint.train.checkpoint import restore_run
+        from jaxpaint.train.checkpoint import load_config_json, restore_run
 
+        from jaxpaint.config import check_config
+
+        saved = load_config_json(workdir)
+        if saved.get("method") != method:
+            raise JaxpaintError(f"--workdir {workdir} holds a {saved.get('method')!r} run, not {method!r}")
+        check_config(apply_overrides(saved, overrides), f"{Path(workdir) / 'config.json'} with the overrides")
         run_config, state = restore_run(workdir)
         dataset = resolve_dataset(data_dir, dataset, run_config)
         return module.make_inpainter(apply_overrides(run_config, overrides), state), dataset
     dataset = resolve_dataset(data_dir, dataset)
     mean_rgb = loader.mean_color(loader.open_split(data_dir, dataset, "train"))
     config = ml_collections.ConfigDict({"method": method, "data": {"mean_rgb": [float(c) for c in mean_rgb]}})
-    return load_inpainter(method, config=config), dataset
+    return load_inpainter(method, config=apply_overrides(config, overrides)), dataset
 
 
 def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_model=None,
@@ -135,7 +141,34 @@ def _finite(obj):
     return None if isinstance(obj, float) and not math.isfinite(obj) else obj
 
 
+def check_arguments(args) -> None:
+    """Numbers, the method and paths, before anything is read or written."""
+    from jaxpaint.data.images import check_output_path
+    from jaxpaint.methods import get_inpainting_method
+
+    for flag, value in (("--batch-size", args.batch_size), ("--limit", args.limit)):
+        if value is not None and value <= 0:
+            raise JaxpaintError(f"{flag} must be a positive integer, got {value}")
+    get_inpainting_method(args.method)
+    workdir = Path(args.workdir)
+    if workdir.exists() and not workdir.is_dir():
+        raise JaxpaintError(f"--workdir {workdir} is a file, not a folder")
+    if not Path(args.data_dir).is_dir():
+        raise JaxpaintError(f"--data-dir {args.data_dir} is not a folder; build a dataset with `jaxpaint data build`")
+    if args.pose_model is not None and not Path(args.pose_model).is_dir():
+        raise JaxpaintError(f"--pose-model {args.pose_model} is not the folder of a pose-evaluator run")
+    out = Path(args.out or workdir / f"eval_{args.split}")
+    if out.exists() and not out.is_dir():
+        raise JaxpaintError(f"--out {out} is a file; give a folder")
+    # The default output folder lies inside the run's workdir; anything that would cover an input is refused.
+    check_output_path(out, "--out", {"--workdir": workdir, "--data-dir": args.data_dir, "--pose-model": args.pose_model},
+                      allow_inside=("--workdir",))
+    if out.resolve().is_relative_to((workdir / "checkpoints").resolve()):
+        raise JaxpaintError(f"--out {out} lies inside the run's checkpoints; choose another --out")
+
+
 def run(args) -> int:
+    check_arguments(args)
     results = evaluate_method(args.method, args.workdir, args.data_dir, args.dataset, args.split,
                               args.pose_model, args.batch_size, args.limit, args.out, args.overrides)
     print(open(Path(args.out or Path(args.workdir) / f"eval_{args.split}") / "results.md").read())

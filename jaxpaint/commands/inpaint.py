@@ -195,9 +195,29 @@ def run_config(workdir: str | None):
         return None
     from jaxpaint.train.checkpoint import load_config_json
 
-    if not Path(workdir).is_dir():
-        raise JaxpaintError(f"workdir {workdir} does not exist")
-    return load_config_json(Path(workdir))
+    path = Path(workdir)
+    if not path.exists():
+        raise JaxpaintError(f"--workdir {workdir} does not exist")
+    if not path.is_dir():
+        raise JaxpaintError(f"--workdir {workdir} is a file, not the folder of a training run")
+    return load_config_json(path)
+
+
+def check_arguments(args) -> None:
+    """Numbers and paths, before anything is read or written."""
+    from jaxpaint.data.images import check_output_path
+
+    for flag, value in (("--batch-size", args.batch_size), ("--limit", args.limit)):
+        if value is not None and value <= 0:
+            raise JaxpaintError(f"{flag} must be a positive integer, got {value}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise JaxpaintError(f"--out {out} is a file; give a folder to create")
+    inputs = {"--input": args.input, "--masks": args.masks, "--image": args.image, "--mask": args.mask,
+              "--data-dir": args.data_dir, "--workdir": args.workdir}
+    check_output_path(out, "--out", inputs)
+    if out.is_dir() and any(out.iterdir()):
+        raise JaxpaintError(f"--out {out} already exists and is not empty; remove it or choose another")
 
 
 def choose_input(args, config) -> tuple[int, Iterator, dict | None]:
@@ -221,26 +241,34 @@ def choose_input(args, config) -> tuple[int, Iterator, dict | None]:
 
 
 def run(args) -> int:
+    from jaxpaint.data.images import staged_directory
     from jaxpaint.inference import load_inpainter
+    from jaxpaint.methods import get_inpainting_method, is_trainable
 
+    check_arguments(args)
     config = run_config(args.workdir)
     method = args.method or (config.get("method") if config is not None else None)
     if not method:
         raise JaxpaintError("give --method, or --workdir of a training run")
-    if args.batch_size is not None and args.batch_size <= 0:
-        raise JaxpaintError(f"--batch-size must be positive, got {args.batch_size}")
+    module = get_inpainting_method(method)  # a pose run or an unknown name fails here, before any work
+    if config is not None and is_trainable(module) and config.get("method") != method:
+        raise JaxpaintError(f"--workdir {args.workdir} holds a {config.get('method')!r} run, not {method!r}")
     if config is not None and args.batch_size is not None:
         config.batch_size = args.batch_size
     batch_size = args.batch_size or (int(config.batch_size) if config is not None and "batch_size" in config else 16)
     model_size = config.get("data", {}).get("image_size") if config is not None else None
 
     total, items, blocks_by_name = choose_input(args, config)
+    if total == 0:
+        raise JaxpaintError("no images to inpaint (the input is empty)")
     inpainter = load_inpainter(method, workdir=args.workdir, config=config)
     out_dir = Path(args.out)
-    written = inpaint_all(inpainter, items, total, out_dir, batch_size, model_size)
-    if blocks_by_name:
-        from jaxpaint.data.track import MASKDATA_NAME, write_maskdata
+    # Built under a temporary name and moved in when complete: OUT is absent or whole.
+    with staged_directory(out_dir) as staging:
+        written = inpaint_all(inpainter, items, total, staging, batch_size, model_size)
+        if blocks_by_name:
+            from jaxpaint.data.track import MASKDATA_NAME, write_maskdata
 
-        write_maskdata(out_dir / MASKDATA_NAME, blocks_by_name)
+            write_maskdata(staging / MASKDATA_NAME, blocks_by_name)
     print(f"{written} images inpainted with {method} into {out_dir}")
     return 0

@@ -38,18 +38,35 @@ def _stage(title: str) -> float:
     return time.perf_counter()
 
 
-def train_run(spec: str, workdir: Path, data_dir: Path, dataset: str, seed: int, size: int):
-    """Trains (or resumes, or reuses) one config on the dataset."""
+def run_config(spec: str, data_dir: Path, dataset: str, seed: int, size: int):
+    """The config `spec` set to train on the job's dataset (loaded and range-checked)."""
     from jaxpaint.config import load_config
-    from jaxpaint.train.loop import train_and_evaluate
 
-    config = load_config(spec, [
+    return load_config(spec, [
         f"--config.data.data_dir={str(data_dir)!r}",
         f"--config.data.dataset={dataset!r}",
         f"--config.data.image_size={size}",
         f"--config.seed={seed}",
     ])
-    return train_and_evaluate(config, str(workdir))
+
+
+def check_arguments(args) -> None:
+    """Numbers and paths, before anything is built or written."""
+    from jaxpaint.data.images import check_output_path
+
+    for flag, value, low in (("--size", args.size, 64), ("--seed", args.seed, 0),
+                             ("--num-examples", args.num_examples, 1), ("--eval-limit", args.eval_limit, 1)):
+        if value is not None and value < low:
+            raise JaxpaintError(f"{flag} must be an integer >= {low}, got {value}")
+    if args.source != "synthetic" and not args.manual_dir:
+        raise JaxpaintError(f"--source {args.source} needs --manual-dir with the source's files")
+    for flag, path in (("--workdir", args.workdir), ("--data-dir", args.data_dir)):
+        if path is not None and Path(path).exists() and not Path(path).is_dir():
+            raise JaxpaintError(f"{flag} {path} is a file, not a folder")
+    if args.manual_dir is not None:
+        if not Path(args.manual_dir).is_dir():
+            raise JaxpaintError(f"--manual-dir {args.manual_dir} is not a folder")
+        check_output_path(args.workdir, "--workdir", {"--manual-dir": args.manual_dir})
 
 
 def run(args) -> int:
@@ -58,33 +75,37 @@ def run(args) -> int:
     from jaxpaint.data.images import write_bytes_atomic
     from jaxpaint.report.tables import results_markdown
     from jaxpaint.report.html import write_report_html
+    from jaxpaint.train.loop import train_and_evaluate
+    from jaxpaint.train.preflight import check_config_and_workdir
 
-    if args.source != "synthetic" and not args.manual_dir:
-        raise JaxpaintError(f"--source {args.source} needs --manual-dir with the source's files")
+    check_arguments(args)
     workdir = Path(args.workdir)
     data_dir = Path(args.data_dir) if args.data_dir else workdir / "data"
     num_examples = args.num_examples or (1500 if args.source == "synthetic" else None)
+    dataset = builder.config_name(args.source, args.size, args.seed, num_examples)
+    pose_dir, ce_dir, unet_dir = workdir / "pose", workdir / "context_encoder", workdir / "unet"
+    configs = {}
+    for name, spec, run_dir in (("pose", args.pose_config, pose_dir), ("inpaint", args.inpaint_config, ce_dir),
+                                ("unet", args.unet_config, unet_dir)):
+        configs[name] = run_config(spec, data_dir, dataset, args.seed, args.size)
+        check_config_and_workdir(configs[name], run_dir)
     started = time.perf_counter()
 
     t = _stage(f"1/5 dataset: {args.source} at {args.size} px, seed {args.seed}")
     builder.build(args.source, data_dir, manual_dir=args.manual_dir, size=args.size, seed=args.seed,
                   num_examples=num_examples)
-    dataset = builder.config_name(args.source, args.size, args.seed, num_examples)
     print(f"dataset {dataset} in {data_dir} ({time.perf_counter() - t:.0f} s)")
 
     t = _stage(f"2/5 pose evaluator: {args.pose_config}")
-    pose_dir = workdir / "pose"
-    train_run(args.pose_config, pose_dir, data_dir, dataset, args.seed, args.size)
+    train_and_evaluate(configs["pose"], pose_dir)
     print(f"pose evaluator in {pose_dir} ({time.perf_counter() - t:.0f} s)")
 
     t = _stage(f"3/5 Context Encoder: {args.inpaint_config}")
-    ce_dir = workdir / "context_encoder"
-    train_run(args.inpaint_config, ce_dir, data_dir, dataset, args.seed, args.size)
+    train_and_evaluate(configs["inpaint"], ce_dir)
     print(f"Context Encoder in {ce_dir} ({time.perf_counter() - t:.0f} s)")
 
     t = _stage(f"4/5 dilated U-Net: {args.unet_config}")
-    unet_dir = workdir / "unet"
-    train_run(args.unet_config, unet_dir, data_dir, dataset, args.seed, args.size)
+    train_and_evaluate(configs["unet"], unet_dir)
     print(f"U-Net in {unet_dir} ({time.perf_counter() - t:.0f} s)")
 
     t = _stage("5/5 evaluation on the test split")

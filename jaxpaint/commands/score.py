@@ -40,6 +40,14 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from jaxpaint.data.images import check_output_path
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise JaxpaintError(f"--out {out} is a file; give a folder for {SCORES_JSON} and {SCORES_TXT}")
+    check_output_path(out, "--out", {"REFERENCE": args.reference, "SUBMISSION": args.submission})
+    if args.pose_model is not None and not Path(args.pose_model).is_dir():
+        raise JaxpaintError(f"--pose-model {args.pose_model} is not the folder of a pose-evaluator run")
     result = score(args.reference, args.submission, pose_model=args.pose_model, out_dir=args.out, ssim=args.ssim)
     if result["status"] != "valid":
         print(f"submission {args.submission} is invalid ({len(result['problems'])} problems); nothing was scored:")
@@ -169,6 +177,8 @@ def score(reference_dir, submission_dir, pose_model=None, out_dir=".", ssim: str
 
     reference_dir, submission_dir, out_dir = Path(reference_dir), Path(submission_dir), Path(out_dir)
     records = read_track(reference_dir, check_inputs=False)
+    if not records:
+        raise JaxpaintError(f"reference track {reference_dir} has no images in Y/; nothing can be scored")
     if (pose_model is not None or evaluator is not None) and any(r.joints is None for r in records):
         raise JaxpaintError(f"track {reference_dir} has no joints.json: the pose metrics need joint labels")
     header = {"reference": os.fspath(reference_dir), "submission": os.fspath(submission_dir)}

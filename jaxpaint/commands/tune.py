@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jaxpaint.errors import JaxpaintError
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -36,6 +38,8 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
 
     sweep = tuning.load_sweep(sweep_spec)
     workdir = Path(workdir)
+    if workdir.exists() and not workdir.is_dir():
+        raise JaxpaintError(f"--workdir {workdir} is a file, not a folder")
     base = [*sweep["overrides"], *overrides]
     base_config = load_config(sweep["config"], base)  # a bad config or override fails here, before any trial
     for name, values in sweep["parameters"]:

@@ -235,6 +235,8 @@ def build(
     if manual_dir is not None and not Path(manual_dir).is_dir():
         raise JaxpaintError(f"manual dir {manual_dir} does not exist")
     builder = Jaxpaint(config=config, data_dir=str(data_dir), manual_dir=manual_dir, file_format="array_record")
+    if overwrite or not builder.is_prepared():
+        builder._sources()  # lists (and so checks) the source files before TFDS creates any folder
     mode = tfds.download.GenerateMode.FORCE_REDOWNLOAD if overwrite else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(download_mode=mode, manual_dir=None if manual_dir is None else str(manual_dir))

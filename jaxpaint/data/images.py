@@ -11,6 +11,7 @@ import io
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -23,24 +24,52 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 def load_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Reads an image file as uint8 (H, W, 3); grayscale, palette, RGBA and CMYK become RGB.
+    """Reads an image file as uint8 (H, W, 3), or raises JaxpaintError naming the file.
 
-    The whole file is decoded here, so a truncated or corrupt file raises
-    JaxpaintError now rather than yielding partial pixels.
+    Grayscale, palette and CMYK become RGB; 16-bit samples are scaled to 8 bits
+    (65535 -> 255), never clipped. Alpha: an image whose pixels are all opaque
+    loads as its colours; one with any transparent pixel is refused, since the
+    colour under it is undefined (docs/DESIGN.md, "Image files"). The EXIF
+    orientation is not applied: joints, masks and blocks are all given on the
+    stored pixel grid. The whole file is decoded here, so a truncated or
+    corrupt file fails now rather than yielding partial pixels.
     """
     path = Path(path)
     if not path.is_file():
-        raise JaxpaintError(f"image {path} does not exist")
+        raise JaxpaintError(f"image {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
     try:
         with Image.open(path) as image:
             image.load()  # a full decode: PIL only reads the header on open
-            rgb = image.convert("RGB")
+            array = _to_rgb(image, path)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise JaxpaintError(f"image {path} cannot be decoded: {err}") from None
-    array = np.asarray(rgb, dtype=np.uint8)
     if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0 or array.shape[1] == 0:
         raise JaxpaintError(f"image {path} has an unusable shape {array.shape}")
     return array
+
+
+def _to_rgb(image: Image.Image, path: Path) -> np.ndarray:
+    """uint8 (H, W, 3) from a decoded PIL image of any mode (see load_rgb for the rules)."""
+    mode = image.mode
+    if mode.startswith("I;16") or mode == "I":
+        # 16-bit grayscale (PNG, TIFF); PIL's convert("RGB") would clip everything above 255 to white.
+        wide = np.asarray(image).astype(np.int64)
+        if wide.size and (wide.min() < 0 or wide.max() > 65535):
+            raise JaxpaintError(f"image {path}: {mode} samples outside 0..65535 are not an image jaxpaint can read")
+        gray = ((wide * 255 + 32767) // 65535).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if mode == "F":
+        raise JaxpaintError(f"image {path}: floating-point images (mode F) are not supported; save it as 8-bit RGB")
+    if "A" in mode or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        alpha = np.asarray(rgba)[..., 3]
+        transparent = int(np.count_nonzero(alpha < 255))
+        if transparent:
+            raise JaxpaintError(
+                f"image {path} has {transparent} transparent pixels (alpha < 255); their colour is undefined. "
+                "Save it without transparency (flatten it onto the intended background)")
+        return np.asarray(rgba, dtype=np.uint8)[..., :3].copy()
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
 def _check_image_array(array: np.ndarray, path: Path) -> np.ndarray:
@@ -62,8 +91,22 @@ def encode_png(array: np.ndarray, path: str | os.PathLike = "<memory>") -> bytes
     return buffer.getvalue()
 
 
+def current_umask() -> int:
+    # os.umask can only be read by setting it; the lock keeps threads of this module from racing on it.
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Writes `data` to a temporary file beside `path`, then renames it into place."""
+    """Writes `data` to a temporary file beside `path`, then renames it into place.
+
+    The file gets the usual permissions (0666 less the umask), not mkstemp's private 0600.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +114,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     except OSError as err:
         raise JaxpaintError(f"cannot write {path}: {err}") from None
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp_name, path)
@@ -108,6 +152,7 @@ class staged_directory:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+            self.tmp.chmod(0o777 & ~current_umask())  # mkdtemp makes it private (0700)
         except OSError as err:
             raise JaxpaintError(f"cannot create output folder {out}: {err}") from None
         return self.tmp
@@ -124,3 +169,28 @@ class staged_directory:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise JaxpaintError(f"cannot move the finished folder into {self.out_dir}: {err}") from None
         return False
+
+
+def check_output_path(out: str | os.PathLike, flag: str, inputs: dict[str, str | os.PathLike | None],
+                      allow_inside: tuple[str, ...] = ()) -> None:
+    """Refuses an output path that is an input, lies inside an input folder, or holds one.
+
+    inputs: flag -> path (None entries are skipped); paths are compared after resolving
+    symlinks and "..". allow_inside names inputs that the output may lie inside
+    (e.g. an evaluation folder inside its run's workdir).
+    """
+    target = Path(out).resolve()
+    for name, given in inputs.items():
+        if given is None:
+            continue
+        source = Path(given).resolve()
+        if target == source:
+            problem = "is the same path as"
+        elif target.is_relative_to(source) and name not in allow_inside:
+            problem = "lies inside"
+        elif source.is_relative_to(target):
+            problem = "holds"
+        else:
+            continue
+        raise JaxpaintError(f"{flag} {out} {problem} the input {name} {given}; writing there would overwrite the "
+                            f"input. Choose another {flag}")

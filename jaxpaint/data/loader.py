@@ -31,6 +31,22 @@ def dataset_dir(data_dir: str | Path, config_name: str) -> Path:
     return Path(data_dir) / DATASET_NAME / config_name
 
 
+CONFIG_NAME = re.compile(r"^(?P<source>[a-z]+)_(?P<size>\d+)_seed(?P<seed>\d+)(?:_n(?P<n>\d+))?$")
+
+
+def build_command(config_name: str, data_dir: str | Path) -> str:
+    """The `jaxpaint data build` command that builds a config name such as "lspet_128_seed0"."""
+    match = CONFIG_NAME.match(config_name)
+    if not match:
+        return f"jaxpaint data build --data-dir {data_dir} ... (no dataset config is named {config_name!r})"
+    source = match["source"]
+    command = f"jaxpaint data build --source {source} --size {match['size']} --seed {match['seed']}"
+    if match["n"]:
+        command += f" --num-examples {match['n']}"
+    command += f" --data-dir {data_dir}"
+    return command if source == "synthetic" else command + " --manual-dir DIR"
+
+
 def find_version_dir(data_dir: str | Path, config_name: str) -> Path:
     """The newest complete version folder of a built config; JaxpaintError if none is built."""
     config_dir = dataset_dir(data_dir, config_name)
@@ -40,10 +56,9 @@ def find_version_dir(data_dir: str | Path, config_name: str) -> Path:
         key=lambda p: tuple(int(x) for x in p.name.split(".")),
     )
     if not versions:
-        source = config_name.split("_")[0]
         raise JaxpaintError(
             f"dataset {config_dir} is not built (no complete version folder); build it with "
-            f"`jaxpaint data build --source {source} --data-dir {data_dir}` (add --manual-dir for real sources)"
+            f"`{build_command(config_name, data_dir)}`"
         )
     return versions[-1]
 

@@ -92,7 +92,12 @@ def restore_latest(manager: ocp.CheckpointManager, target, sharding) -> TrainSta
     if step is None:
         return None
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), target)
-    return manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    try:
+        return manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    except (ValueError, KeyError, TypeError) as err:
+        first_line = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        raise JaxpaintError(f"checkpoint {manager.directory}/{step} does not fit the state this config builds "
+                            f"(the run was made with another method or model shape): {first_line}") from None
 
 
 def restore_run(workdir) -> tuple[ml_collections.ConfigDict, TrainState]:

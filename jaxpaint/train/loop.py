@@ -23,6 +23,7 @@ from jaxpaint.errors import JaxpaintError
 from jaxpaint.ops.pixels import to_model
 from jaxpaint.train import checkpoint as ckpt
 from jaxpaint.train import mesh as mesh_lib
+from jaxpaint.train import preflight
 from jaxpaint.train.guard import TrainingGuard, TrainingStopped
 from jaxpaint.train.metrics_log import MetricsLog
 from jaxpaint.engine.state import TrainState
@@ -177,19 +178,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
 
     config = ml_collections.ConfigDict(config)
     workdir = Path(workdir)
+    # Everything is checked before the first file is written; config.json is saved only after the restore.
+    preflight.check_config_and_workdir(config, workdir)
     mesh_lib.initialize_distributed(config)
     method = get_method(config.method)
     if not is_trainable(method):
         raise JaxpaintError(f"method {config.method!r} has nothing to train (no init_state/train_step)")
+    train_source, val_source = open_sources(config)
+    preflight.check_data(config, train_source, val_source,
+                         validates=hasattr(method, "eval_step") or hasattr(method, "preview"))
+    mesh = mesh_lib.make_mesh()
+    mesh_lib.check_batch_size(config.batch_size, mesh, "config")
     workdir.mkdir(parents=True, exist_ok=True)
 
-    train_source, val_source = open_sources(config)
     fill_mean_rgb(config, train_source, workdir)
     fill_schedule_steps(config, len(train_source))
-    ckpt.save_config(config, workdir)
 
-    mesh = mesh_lib.make_mesh()
-    mesh_lib.check_batch_size(config.batch_size, mesh, f"config {workdir / ckpt.CONFIG_FILE}")
     train_batches = loader.batch_dataset(train_source, config.batch_size, seed=config.seed, shuffle=True,
                                          **process_shard())
     first = global_example(numeric_arrays(train_batches[0]))
@@ -205,6 +209,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
         state = ckpt.restore_latest(manager, jax.eval_shape(init, key, first), mesh_lib.replicated_sharding(mesh))
         if state is None:
             state = init(key, first)
+        ckpt.save_config(config, workdir)
         start = int(state.step)
         log = MetricsLog(workdir, truncate_after=start)
         steps = compile_steps(method, config, mesh)

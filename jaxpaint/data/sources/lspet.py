@@ -48,6 +48,7 @@ LEEDS_TABLE: list[tuple[str, str] | None] = [
 ]
 NUM_LEEDS_JOINTS = len(LEEDS_TABLE)
 LAYOUTS = ("lspet", "lsp")
+IMAGE_NUMBER_DIGITS = {"lspet": 5, "lsp": 4}  # im00001.jpg in LSPET, im0001.jpg in LSP
 _IMAGE_NAME = re.compile(r"^im(\d+)\.jpg$")
 
 
@@ -129,7 +130,7 @@ def iter_leeds_images(manual_dir: str | os.PathLike | None, layout: str, limit: 
     for index in range(count if limit is None else min(limit, count)):
         number = index + 1
         if number not in images:
-            raise JaxpaintError(f"annotation file {mat_path} annotates image {number} but {root / 'images'} has no im{number}.jpg")
+            raise JaxpaintError(f"annotation file {mat_path} annotates image {number} but {root / 'images'} has no im{number:0{IMAGE_NUMBER_DIGITS[layout]}d}.jpg")
         path = images[number]
         pose = leeds_pose(xy[index], present[index], visible[index])
         people = [pose] if pose.num_present else []
