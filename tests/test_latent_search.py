@@ -31,6 +31,11 @@ def tiny_problem(count: int = 3, seed: int = 0):
     """Random-init tiny G and D, `count` random images with 1–2 rectangular holes each."""
     g, d = DCGANGenerator(latent_dim=LATENT, image_size=SIZE, width=4), DCGANDiscriminator(width=4)
     g_vars = g.init(jax.random.key(0), jnp.zeros((1, LATENT)), train=False)
+    # DCGAN's N(0, 0.02) init makes G(z) nearly constant in z; a larger projection makes
+    # the restarts' losses differ clearly.
+    g_vars = jax.tree_util.tree_map_with_path(
+        lambda path, v: v * 50.0 if "project" in jax.tree_util.keystr(path) and "kernel" in jax.tree_util.keystr(path) else v,
+        g_vars)
     d_vars = d.init(jax.random.key(1), jnp.zeros((1, SIZE, SIZE, 3)), train=False)
     rng = np.random.default_rng(seed)
     images = rng.uniform(-1, 1, (count, SIZE, SIZE, 3)).astype(np.float32)

@@ -13,7 +13,8 @@ The up-convolutions are `SubPixelConvTranspose`: the same function and parameter
 flax's `nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME")`, computed as
 four 2×2 convolutions (one per output phase) interleaved by depth-to-space. XLA:CPU
 runs transposed convolutions (input dilation) several times slower than plain ones,
-and the latent search differentiates through the generator thousands of times.
+and the latent search differentiates through the generator thousands of times (inside a
+scan, hence `loop_conv.conv`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpaint.models.context_encoder import CONV_INIT, batch_norm, num_stages, stage_widths
+from jaxpaint.models.loop_conv import conv
 
 FEATURE_SIZE = 4  # the projection's spatial side, as in DCGAN
 
@@ -36,7 +38,7 @@ def _phase_conv(x: jax.Array, kernel: jax.Array, row_phase: int, col_phase: int)
     """
     taps = kernel[row_phase::2, col_phase::2]
     padding = ((1 - row_phase, row_phase), (1 - col_phase, col_phase))
-    return jax.lax.conv_general_dilated(x, taps, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return conv(x, taps, (1, 1), padding)
 
 
 class SubPixelConvTranspose(nn.Module):
