@@ -30,46 +30,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-# DCGAN initialisation, as in the reference implementation: conv weights N(0, 0.02),
-# BN scales N(1, 0.02).
-CONV_INIT = nn.initializers.normal(0.02)
-
-
-def bn_scale_init(key, shape, dtype=jnp.float32):
-    return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
-
-
-def stage_widths(num_stages: int, width: int) -> list[int]:
-    """Channels after each stride-2 stage: the last four are width·(1, 2, 4, 8), earlier ones width.
-
-    For 128 px and width 64 this is (64, 64, 128, 256, 512), the reference layout.
-    """
-    return [width * 2 ** min(max(i - (num_stages - 4), 0), 3) for i in range(num_stages)]
-
-
-def num_stages(image_size: int, feature_size: int) -> int:
-    """How many stride-2 stages take an image_size square down to feature_size."""
-    stages = math.log2(image_size / feature_size) if feature_size > 0 else -1
-    if stages < 1 or stages != int(stages):
-        raise ValueError(f"image size {image_size} is not feature size {feature_size} times a power of two")
-    return int(stages)
-
-
-def batch_norm(train: bool, name: str | None = None) -> nn.BatchNorm:
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, scale_init=bn_scale_init, name=name)
-
-
-def downsample(x: jax.Array, widths: list[int], train: bool, prefix: str = "") -> jax.Array:
-    """The DCGAN-style encoder stages shared by the Context Encoder and the discriminator:
-    4×4 stride-2 convs, BN after all but the first, LeakyReLU 0.2. Call it inside a compact
-    method: its layers (named `{prefix}conv{i}`, `{prefix}bn{i}`) belong to the caller."""
-    for i, features in enumerate(widths):
-        x = nn.Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=i == 0,
-                    kernel_init=CONV_INIT, name=f"{prefix}conv{i}")(x)
-        if i > 0:
-            x = batch_norm(train, f"{prefix}bn{i}")(x)
-        x = nn.leaky_relu(x, 0.2)
-    return x
+from jaxpaint.models.layers import CONV_INIT, Conv, ConvTranspose, batch_norm, downsample, num_stages, stage_widths
 
 
 class ChannelwiseDense(nn.Module):
@@ -100,13 +61,13 @@ class ContextEncoder(nn.Module):
         x = downsample(x, widths, train, prefix="enc_")
         x = nn.leaky_relu(ChannelwiseDense(name="channelwise_fc")(x), 0.2)
         n = self.feature_size
-        x = nn.Conv(self.bottleneck, (n, n), padding="VALID", use_bias=False, kernel_init=CONV_INIT, name="bottleneck_conv")(x)
+        x = Conv(self.bottleneck, (n, n), padding="VALID", use_bias=False, kernel_init=CONV_INIT, name="bottleneck_conv")(x)
         x = nn.leaky_relu(batch_norm(train, "bottleneck_bn")(x), 0.2)
-        x = nn.ConvTranspose(widths[-1], (n, n), padding="VALID", use_bias=False, kernel_init=CONV_INIT, name="dec_fc")(x)
+        x = ConvTranspose(widths[-1], (n, n), padding="VALID", use_bias=False, kernel_init=CONV_INIT, name="dec_fc")(x)
         x = nn.relu(batch_norm(train, "dec_bn_fc")(x))
         for i, features in enumerate(reversed(widths[:-1])):
-            x = nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=False,
-                                 kernel_init=CONV_INIT, name=f"dec_conv{i}")(x)
+            x = ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=False,
+                              kernel_init=CONV_INIT, name=f"dec_conv{i}")(x)
             x = nn.relu(batch_norm(train, f"dec_bn{i}")(x))
-        x = nn.ConvTranspose(3, (4, 4), strides=(2, 2), padding="SAME", kernel_init=CONV_INIT, name="dec_out")(x)
+        x = ConvTranspose(3, (4, 4), strides=(2, 2), padding="SAME", kernel_init=CONV_INIT, name="dec_out")(x)
         return jnp.tanh(x)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
-from jaxpaint.models.context_encoder import CONV_INIT, downsample, num_stages, stage_widths
+from jaxpaint.models.layers import CONV_INIT, Conv, downsample, num_stages, stage_widths
 
 
 class DCGANDiscriminator(nn.Module):
@@ -25,5 +25,5 @@ class DCGANDiscriminator(nn.Module):
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         x = downsample(x, stage_widths(num_stages(x.shape[1], self.feature_size), self.width), train)
         n = self.feature_size
-        x = nn.Conv(1, (n, n), padding="VALID", kernel_init=CONV_INIT, name="logit")(x)
+        x = Conv(1, (n, n), padding="VALID", kernel_init=CONV_INIT, name="logit")(x)
         return x.reshape(x.shape[0])
