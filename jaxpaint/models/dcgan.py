@@ -9,12 +9,10 @@ w·(8, 4, 2, 1, 1) for 128 px. w = 64 is the reference DCGAN code's ngf (512 cha
 at 4×4, the network of bamos/dcgan-completion.tensorflow that the thesis trained);
 w = 128 gives the 1024 of the DCGAN paper's figure.
 
-The up-convolutions are `SubPixelConvTranspose`: the same function and parameters as
-flax's `nn.ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME")`, computed as
-four 2×2 convolutions (one per output phase) interleaved by depth-to-space. XLA:CPU
-runs transposed convolutions (input dilation) several times slower than plain ones,
-and the latent search differentiates through the generator thousands of times (inside a
-scan, hence `loop_conv.conv`).
+The up-convolutions are jaxpaint.models.layers.ConvTranspose: the parameters and
+function of flax's 4×4 stride-2 SAME ConvTranspose, computed in sub-pixel form (XLA:CPU
+is slow on lhs-dilated convolutions, and the latent search differentiates through the
+generator thousands of times).
 """
 
 from __future__ import annotations
@@ -23,45 +21,14 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxpaint.models.context_encoder import CONV_INIT, batch_norm, num_stages, stage_widths
-from jaxpaint.models.loop_conv import conv
+from jaxpaint.models.layers import CONV_INIT, ConvTranspose, batch_norm, num_stages, stage_widths
 
 FEATURE_SIZE = 4  # the projection's spatial side, as in DCGAN
 
 
-def _phase_conv(x: jax.Array, kernel: jax.Array, row_phase: int, col_phase: int) -> jax.Array:
-    """The outputs (2m + row_phase, 2n + col_phase) of the stride-2 SAME transposed conv.
-
-    lax.conv_transpose pads the 2×-dilated input by 2 on each side and correlates it with
-    the unflipped 4×4 kernel; output phase p then sees kernel taps p and p + 2 at input
-    offsets (p - 1, p), i.e. a VALID 2×2 correlation of x padded by (1 - p, p).
-    """
-    taps = kernel[row_phase::2, col_phase::2]
-    padding = ((1 - row_phase, row_phase), (1 - col_phase, col_phase))
-    return conv(x, taps, (1, 1), padding)
-
-
-class SubPixelConvTranspose(nn.Module):
-    """A 4×4, stride-2, SAME transposed convolution without input dilation: (B, H, W, C) -> (B, 2H, 2W, features).
-
-    Parameters `kernel` (4, 4, C, features) and `bias` are those of the equivalent
-    `nn.ConvTranspose`, so either module can load the other's weights.
-    """
-
-    features: int
-    use_bias: bool = True
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", CONV_INIT, (4, 4, x.shape[-1], self.features))
-        phases = jnp.stack(
-            [jnp.stack([_phase_conv(x, kernel, r, c) for c in (0, 1)], axis=3) for r in (0, 1)], axis=2
-        )  # (B, H, 2, W, 2, F): row phase after H, column phase after W
-        b, h, _, w, _, f = phases.shape
-        y = phases.reshape(b, 2 * h, 2 * w, f)
-        if self.use_bias:
-            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
-        return y
+def up_conv(features: int, use_bias: bool, name: str) -> ConvTranspose:
+    return ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=use_bias, kernel_init=CONV_INIT,
+                         name=name)
 
 
 class DCGANGenerator(nn.Module):
@@ -78,7 +45,7 @@ class DCGANGenerator(nn.Module):
         x = x.reshape(z.shape[0], FEATURE_SIZE, FEATURE_SIZE, widths[-1])
         x = nn.relu(batch_norm(train, "project_bn")(x))
         for i, features in enumerate(reversed(widths[:-1])):
-            x = SubPixelConvTranspose(features, use_bias=False, name=f"up{i}")(x)
+            x = up_conv(features, use_bias=False, name=f"up{i}")(x)
             x = nn.relu(batch_norm(train, f"up_bn{i}")(x))
-        x = SubPixelConvTranspose(3, name="out")(x)
+        x = up_conv(3, use_bias=True, name="out")(x)
         return jnp.tanh(x)

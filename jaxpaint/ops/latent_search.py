@@ -48,7 +48,6 @@ import numpy as np
 import optax
 
 from jaxpaint.errors import JaxpaintError
-from jaxpaint.models.loop_conv import loop_friendly_convs
 from jaxpaint.ops import poisson
 
 
@@ -166,16 +165,9 @@ def image_keys(key: jax.Array, start: int, count: int) -> jax.Array:
 
 
 def module_functions(generator, discriminator, g_vars, d_vars):
-    """generate(z) and discriminate(images) in inference mode (BN running averages: images never interact),
-    their nn.Conv layers with loop-friendly gradients (jaxpaint.models.loop_conv: the search runs in a scan)."""
-    def generate(z):
-        with loop_friendly_convs():
-            return generator.apply(g_vars, z, train=False)
-
-    def discriminate(images):
-        with loop_friendly_convs():
-            return discriminator.apply(d_vars, images, train=False)
-
+    """generate(z) and discriminate(images) in inference mode (BN running averages: images never interact)."""
+    generate = lambda z: generator.apply(g_vars, z, train=False)
+    discriminate = lambda x: discriminator.apply(d_vars, x, train=False)
     return generate, discriminate
 
 
