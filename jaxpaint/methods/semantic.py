@@ -26,6 +26,7 @@ from typing import Callable
 import jax
 import numpy as np
 
+from jaxpaint.engine.inpaint import check_batch
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.models.dcgan import DCGANGenerator
 from jaxpaint.models.discriminators import DCGANDiscriminator
@@ -83,13 +84,7 @@ def make_inpainter(config, state) -> Callable[[np.ndarray, np.ndarray], np.ndarr
     key = jax.random.key(int(config.seed))
 
     def inpaint(images: np.ndarray, holes: np.ndarray) -> np.ndarray:
-        images = np.asarray(images)
-        holes = np.asarray(holes, dtype=bool)
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (size, size, 3):
-            raise JaxpaintError(f"semantic inpainter: images must be uint8 (B, {size}, {size}, 3), "
-                                f"got {images.dtype} {images.shape}")
-        if holes.shape != images.shape[:3]:
-            raise JaxpaintError(f"semantic inpainter: holes {holes.shape} do not match images {images.shape[:3]}")
+        images, holes = check_batch("semantic", images, holes, size)
         scaled = np.asarray(to_model(images))
         with tqdm(total=len(images), desc="latent search", unit="img", leave=False) as bar:
             found = latent_search.search_in_chunks(kernel, g_vars, d_vars, scaled, holes, key, chunk,
