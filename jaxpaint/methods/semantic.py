@@ -1,0 +1,95 @@
+"""Semantic Image Inpainting (Yeh et al. 2017; thesis §3.4, §5.2): inpainting with a trained DCGAN.
+
+For each image the latent search (`jaxpaint.ops.latent_search`) finds the z whose
+G(z) best matches the known pixels near the holes while D finds it realistic, then
+fills the holes from G(ẑ), Poisson-blended. Whole chunks of images are searched by
+one compiled program, split over every device along the mesh's 'data' axis.
+
+Config fields read here:
+  seed                   the search's PRNG seed (image i of a call starts from fold_in(key, i))
+  batch_size             images per compiled chunk (a multiple of the device count)
+  data.image_size        64 or 128 (any 4·2^k)
+  model.latent_dim, model.width, model.disc_width
+                         the DCGAN (widths as in jaxpaint.models.dcgan)
+  search.preset          a latent_search preset ("yeh", "moodoki", "bamos"; default "yeh")
+  search.<field>         optional overrides of SearchSettings fields (iterations,
+                         prior_weight, restarts, learning_rate, …)
+
+The state is a trained DCGAN's: params["generator"], params["discriminator"] and
+model_state["generator"], model_state["discriminator"] (their batch_stats).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import numpy as np
+
+from jaxpaint.engine.inpaint import check_batch
+from jaxpaint.errors import JaxpaintError
+from jaxpaint.models.dcgan import DCGANGenerator
+from jaxpaint.models.discriminators import DCGANDiscriminator
+from jaxpaint.ops import latent_search
+from jaxpaint.ops.pixels import to_model, to_uint8
+from jaxpaint.train.mesh import batch_sharding, check_batch_size, make_mesh, replicated_sharding
+
+
+def generator(config) -> DCGANGenerator:
+    m = config.model
+    return DCGANGenerator(latent_dim=int(m.latent_dim), image_size=int(config.data.image_size), width=int(m.width))
+
+
+def discriminator(config) -> DCGANDiscriminator:
+    return DCGANDiscriminator(width=int(config.model.disc_width))
+
+
+def search_settings(config) -> latent_search.SearchSettings:
+    """The config's `search` section as SearchSettings: a preset plus the fields it sets (None = the preset's)."""
+    section = dict(config.get("search", {}) or {})
+    preset = section.pop("preset", latent_search.DEFAULT_PRESET)
+    return latent_search.make_settings(preset, **{k: v for k, v in section.items() if v is not None})
+
+
+def network_variables(state) -> tuple[dict, dict]:
+    """(generator, discriminator) variables of a trained DCGAN state, for inference."""
+    try:
+        return tuple(
+            {"params": state.params[part], "batch_stats": state.model_state[part]}
+            for part in ("generator", "discriminator")
+        )
+    except (KeyError, TypeError, AttributeError):
+        raise JaxpaintError("semantic: the state is not a trained DCGAN's (need params and model_state "
+                            "for 'generator' and 'discriminator')") from None
+
+
+def make_inpainter(config, state) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A batched inpainter: uint8 (B, S, S, 3) and bool (B, S, S) holes -> uint8 (B, S, S, 3).
+
+    Images go through the compiled latent search `config.batch_size` at a time (the
+    last chunk padded, so any B compiles once), sharded over all devices; a progress
+    bar counts the images. Known pixels are copied back from the input bytes.
+    """
+    from tqdm import tqdm
+
+    size = int(config.data.image_size)
+    chunk = int(config.batch_size)
+    settings = search_settings(config)
+    mesh = make_mesh()
+    check_batch_size(chunk, mesh, "semantic inpainter")
+    data, replicated = batch_sharding(mesh), replicated_sharding(mesh)
+    g_vars, d_vars = jax.device_put(network_variables(state), replicated)
+    model = generator(config)
+    kernel = latent_search.make_search(model, discriminator(config), settings, model.latent_dim, data, replicated)
+    key = jax.random.key(int(config.seed))
+
+    def inpaint(images: np.ndarray, holes: np.ndarray) -> np.ndarray:
+        images, holes = check_batch("semantic", images, holes, size)
+        scaled = np.asarray(to_model(images))
+        with tqdm(total=len(images), desc="latent search", unit="img", leave=False) as bar:
+            found = latent_search.search_in_chunks(kernel, g_vars, d_vars, scaled, holes, key, chunk,
+                                                   data_sharding=data, on_chunk=bar.update)
+        filled = np.asarray(to_uint8(found["filled"]))
+        return np.where(holes[..., None], filled, images)
+
+    return inpaint
