@@ -114,7 +114,7 @@ def test_z_stays_in_the_box_and_moves(searched):
 
 def sharded_search(out_path: str | None = None) -> dict:
     """6 images searched on every device of a 'data' mesh, 4 at a time (the last chunk padded)."""
-    from jaxpaint.train.mesh import batch_sharding, make_mesh, replicated_sharding
+    from jaxpaint.engine.mesh import batch_sharding, make_mesh, replicated_sharding
 
     g, d, g_vars, d_vars, images, holes = tiny_problem(count=6, seed=1)
     mesh = make_mesh()

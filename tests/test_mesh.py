@@ -20,7 +20,7 @@ from jaxpaint.config import apply_overrides  # noqa: E402
 from jaxpaint.errors import JaxpaintError  # noqa: E402
 from jaxpaint.train.checkpoint import restore_run  # noqa: E402
 from jaxpaint.train.loop import train_and_evaluate  # noqa: E402
-from jaxpaint.train.mesh import check_batch_size  # noqa: E402
+from jaxpaint.engine.mesh import check_batch_size  # noqa: E402
 from tests import toy_method  # noqa: E402
 
 OVERRIDES = ["--config.num_steps=8", "--config.log_every=2", "--config.eval_every=4", "--config.checkpoint_every=8",

@@ -80,19 +80,22 @@ class GanSpec:
 # ---------------------------------------------------------------- network application
 
 
-def split_variables(variables: dict) -> tuple[Any, dict]:
-    """(params, the other collections such as batch_stats) of a Flax variables dict."""
-    variables = dict(variables)
-    return variables.pop("params"), variables
+def split_variables(variables: dict) -> tuple[Any, Any]:
+    """(params, batch_stats) of a Flax variables dict; batch_stats is {} for a net without batch norm.
+    The state keeps batch_stats itself under the part's name, the layout checkpoints have always had."""
+    unknown = set(variables) - {"params", "batch_stats"}
+    if unknown:
+        raise ValueError(f"the engine keeps params and batch_stats only, not {sorted(unknown)}")
+    return variables["params"], variables.get("batch_stats", {})
 
 
-def apply_net(module: nn.Module, params, collections: dict, inputs, *, train: bool):
-    """(outputs, updated collections); collections pass through unchanged when not training."""
-    variables = {"params": params, **collections}
-    if not train or not collections:
-        return module.apply(variables, inputs, train=train), collections
-    outputs, updates = module.apply(variables, inputs, train=True, mutable=list(collections))
-    return outputs, dict(updates)
+def apply_net(module: nn.Module, params, batch_stats, inputs, *, train: bool):
+    """(outputs, updated batch_stats); the statistics pass through unchanged when not training."""
+    variables = {"params": params, **({"batch_stats": batch_stats} if batch_stats else {})}
+    if not train or not batch_stats:
+        return module.apply(variables, inputs, train=train), batch_stats
+    outputs, updates = module.apply(variables, inputs, train=True, mutable=["batch_stats"])
+    return outputs, updates["batch_stats"]
 
 
 def generate(spec: GanSpec, config, state: TrainState, batch: dict, key: jax.Array, *, train: bool = False):

@@ -12,6 +12,7 @@ from jaxpaint.errors import JaxpaintError
 INPAINTING_METHODS = {
     "context_encoder": "jaxpaint.methods.context_encoder",
     "unet": "jaxpaint.methods.unet",
+    "semantic": "jaxpaint.methods.semantic",
     "holes": "jaxpaint.methods.baselines",
     "diffusion": "jaxpaint.methods.baselines",
 }

@@ -1,5 +1,11 @@
 """Semantic Image Inpainting (Yeh et al. 2017; thesis §3.4, §5.2): inpainting with a trained DCGAN.
 
+Training: a DCGAN on unmasked images, on the shared GAN engine. The generator maps
+z ~ U[−1, 1]^latent_dim to an image; the discriminator judges whole images (the
+fake is G(z) itself, not a composite: there is no hole when training). Adam 2e-4,
+β1 0.5 for both nets, as in the DCGAN paper. The preview grid draws G from a fixed
+set of z (the thesis's Fig. 17), once an epoch in the configs.
+
 For each image the latent search (`jaxpaint.ops.latent_search`) finds the z whose
 G(z) best matches the known pixels near the holes while D finds it realistic, then
 fills the holes from G(ẑ), Poisson-blended. Whole chunks of images are searched by
@@ -25,14 +31,16 @@ from typing import Callable
 
 import jax
 import numpy as np
+import optax
 
+from jaxpaint.engine import gan
 from jaxpaint.engine.inpaint import check_batch
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.models.dcgan import DCGANGenerator
 from jaxpaint.models.discriminators import DCGANDiscriminator
 from jaxpaint.ops import latent_search
 from jaxpaint.ops.pixels import to_model, to_uint8
-from jaxpaint.train.mesh import batch_sharding, check_batch_size, make_mesh, replicated_sharding
+from jaxpaint.engine.mesh import batch_sharding, check_batch_size, make_mesh, replicated_sharding
 
 
 def generator(config) -> DCGANGenerator:
@@ -42,6 +50,44 @@ def generator(config) -> DCGANGenerator:
 
 def discriminator(config) -> DCGANDiscriminator:
     return DCGANDiscriminator(width=int(config.model.disc_width))
+
+
+def optimizers(config) -> dict[str, optax.GradientTransformation]:
+    o = config.optim
+    return {part: optax.adam(o.learning_rate, b1=o.b1, b2=o.b2) for part in ("generator", "discriminator")}
+
+
+def draw_z(config, batch_size: int, key: jax.Array) -> jax.Array:
+    """Latent vectors uniform in [−1, 1], the range the latent search keeps z in."""
+    return jax.random.uniform(key, (batch_size, int(config.model.latent_dim)), minval=-1.0, maxval=1.0)
+
+
+def generator_input(config, batch: dict, key: jax.Array) -> jax.Array:
+    return draw_z(config, batch["image"].shape[0], key)
+
+
+def show_fake(config, fake, batch):
+    """The discriminator judges G(z) whole: a DCGAN has no known pixels to composite with."""
+    del config, batch
+    return fake
+
+
+SPEC = gan.GanSpec(generator=generator, discriminator=discriminator, generator_input=generator_input,
+                   terms=lambda config, fake, shown, batch, frozen: {},
+                   weights=lambda config, step: {"adv": 1.0}, optimizers=optimizers, show=show_fake)
+_METHOD = gan.make_method(SPEC)
+init_state, train_step, phase = _METHOD.init_state, _METHOD.train_step, _METHOD.phase
+
+PREVIEW_SAMPLES = 16
+
+
+def preview(config, state, batch: dict) -> dict[str, jax.Array]:
+    """G on the same PREVIEW_SAMPLES latent vectors at every preview, so the grids show training progress."""
+    del batch
+    z = draw_z(config, PREVIEW_SAMPLES, jax.random.PRNGKey(int(config.seed) + 1))
+    samples, _ = gan.apply_net(generator(config), state.params["generator"], state.model_state["generator"], z,
+                               train=False)
+    return {"samples": to_uint8(samples)}
 
 
 def search_settings(config) -> latent_search.SearchSettings:

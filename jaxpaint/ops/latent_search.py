@@ -245,7 +245,7 @@ def make_search(generator, discriminator, settings: SearchSettings, latent_dim: 
                 replicated_sharding=None):
     """The compiled kernel: fn(g_vars, d_vars, images, holes, keys) -> dict (see `search`).
 
-    With shardings (jaxpaint.train.mesh's batch_sharding and replicated_sharding of
+    With shardings (jaxpaint.engine.mesh's batch_sharding and replicated_sharding of
     the mesh), the batch arguments and every output are split along 'data' and the
     variables replicated; the batch must then split evenly over the devices.
     """
