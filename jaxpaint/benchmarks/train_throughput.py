@@ -336,6 +336,7 @@ def run(args) -> dict:
         torch_args = torch_batch(torch, host_batch)
         torch_step(*torch_args)  # warm-up
 
+    load_before = os.getloadavg()[0]
     jax_rounds, torch_rounds = [], []
     for _ in range(args.rounds):
         start = time.perf_counter()
@@ -349,6 +350,7 @@ def run(args) -> dict:
                 torch_step(*torch_args)
             torch_rounds.append((time.perf_counter() - start) / args.steps)
     seconds = statistics.median(jax_rounds)
+    load_after = os.getloadavg()[0]
 
     ceiling = matmul_ceiling(args.matmul_size)
     info = machine_info()
@@ -369,9 +371,13 @@ def run(args) -> dict:
         **ceiling,
         "fraction_of_matmul_ceiling": flops / seconds / ceiling["matmul_flops_per_s"],
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        # Other processes' load: a 1-minute load average above the core count means both
+        # frameworks shared the cores during the timed rounds.
+        "load_average_1min": [load_before, load_after],
         "machine": info,
     }
-    print(f"machine: {format_machine(info)}; XLA_FLAGS={figures['xla_flags']!r}")
+    print(f"machine: {format_machine(info)}; XLA_FLAGS={figures['xla_flags']!r}; "
+          f"load average {load_before:.1f} -> {load_after:.1f} over the timed rounds")
     print(f"context_encoder:{args.variant} train step, batch {args.batch_size} at {size} px: "
           f"{figures['images_per_s']:.2f} images/s (median of {args.rounds} rounds of {args.steps} steps: "
           + ", ".join(f"{s:.2f}" for s in jax_rounds) + f" s/step; compile {compile_seconds:.1f} s)")
