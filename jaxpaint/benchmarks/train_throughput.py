@@ -247,13 +247,13 @@ def time_jax_layer(spec: dict, batch_size: int, fast: bool, repeats: int) -> flo
     params = module.init(jax.random.key(1), x)
     cotangent = jax.random.normal(jax.random.key(2), jax.eval_shape(module.apply, params, x).shape)
 
-    def forward_and_grad(p, x):
+    def forward_and_grad(p, x, cotangent):  # the cotangent is an argument, not a constant to fold
         y, pull = jax.vjp(module.apply, p, x)
         return y, pull(cotangent)
 
     fn = jax.jit(forward_and_grad)
-    jax.block_until_ready(fn(params, x))
-    return min(time_calls(fn, (params, x), 1) for _ in range(repeats))
+    jax.block_until_ready(fn(params, x, cotangent))
+    return min(time_calls(fn, (params, x, cotangent), 1) for _ in range(repeats))
 
 
 def time_torch_layer(torch, spec: dict, batch_size: int, repeats: int) -> float:
