@@ -20,6 +20,7 @@ COMMANDS = {
     "inpaint": "inpaint images with a trained method",
     "evaluate": "score a method on a dataset split",
     "score": "the competition's scoring program",
+    "tune": "Algorithm 1: tune a method's parameters one at a time",
     "run": "the main job: dataset, training, evaluation and report",
     "bench": "benchmarks",
 }

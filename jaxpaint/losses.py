@@ -63,6 +63,20 @@ def generator_adversarial_loss(fake_logits: jax.Array) -> jax.Array:
     return jnp.mean(jax.nn.softplus(-fake_logits))
 
 
-def joint_generator_loss(rec_loss: jax.Array, adv_loss: jax.Array, lambda_rec: float) -> jax.Array:
-    """λ_rec·L_rec + (1 − λ_rec)·L_adv (thesis §3.1.1, λ_rec + λ_adv = 1)."""
-    return lambda_rec * rec_loss + (1.0 - lambda_rec) * adv_loss
+def is_static_zero(weight) -> bool:
+    """True for a weight known to be 0 when the step is traced (a Python number, not a schedule's array)."""
+    return isinstance(weight, (int, float)) and weight == 0
+
+
+def compose(terms: dict[str, jax.Array], weights: dict) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """Σ weights[name]·terms[name] and the metrics {"loss": total, "<name>_loss": term}.
+
+    Every term needs a weight (a missing one is a bug in the method, so it raises);
+    a term whose weight is statically 0 is logged but adds nothing to the total.
+    """
+    missing = sorted(set(terms) - set(weights))
+    if missing:
+        raise KeyError(f"loss terms without a weight: {missing}")
+    total = sum((weights[name] * value for name, value in terms.items() if not is_static_zero(weights[name])),
+                jnp.zeros((), jnp.float32))
+    return total, {"loss": total, **{f"{name}_loss": value for name, value in terms.items()}}

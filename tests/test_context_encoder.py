@@ -11,6 +11,7 @@ from jaxpaint.config import load_config
 from jaxpaint.methods import context_encoder as ce
 from jaxpaint.models.context_encoder import ChannelwiseDense, ContextEncoder, stage_widths
 from jaxpaint.models.discriminators import DCGANDiscriminator
+from jaxpaint.ops.holes import fill_holes
 
 
 def test_channelwise_dense_has_m_n4_weights_and_matches_per_channel_matmuls():
@@ -80,7 +81,7 @@ def tiny():
 
 def test_generator_input_has_the_mean_colour_in_the_holes(tiny):
     config, batch, _, _ = tiny
-    filled = np.asarray(ce.fill_holes(batch["image"], batch["hole"], config.data.mean_rgb))
+    filled = np.asarray(fill_holes(batch["image"], batch["hole"], config.data.mean_rgb))
     hole = np.asarray(batch["hole"])
     np.testing.assert_allclose(filled[hole], np.broadcast_to([0.1, -0.2, 0.3], filled[hole].shape))
     np.testing.assert_array_equal(filled[~hole], np.asarray(batch["image"])[~hole])
@@ -90,7 +91,7 @@ def test_train_steps_update_both_nets_and_lower_the_reconstruction_loss(tiny):
     config, batch, state, _ = tiny
     step = jax.jit(lambda s, b: ce.train_step(config, s, b))
     first_state, first = step(state, batch)
-    assert set(first) >= {"loss", "gen_loss", "rec_loss", "adv_loss", "disc_loss", "d_real", "d_fake"}
+    assert set(first) == {"loss", "rec_loss", "adv_loss", "disc_loss", "d_real", "d_fake"}
     assert all(np.isfinite(float(v)) for v in first.values())
     assert int(first_state.step) == 1
     for part in ("generator", "discriminator"):

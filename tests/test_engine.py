@@ -16,7 +16,8 @@ sys.path.insert(0, str(REPO))  # the toy method is imported as tests.toy_method
 
 from jaxpaint.config import apply_overrides  # noqa: E402
 from jaxpaint.errors import JaxpaintError  # noqa: E402
-from jaxpaint.methods import get_method, load_inpainter  # noqa: E402
+from jaxpaint.inference import load_inpainter  # noqa: E402
+from jaxpaint.methods import get_method  # noqa: E402
 from jaxpaint.train.checkpoint import is_finite, make_manager, restore_run  # noqa: E402
 from jaxpaint.train.guard import TrainingGuard, TrainingStopped  # noqa: E402
 from jaxpaint.train.loop import train_and_evaluate  # noqa: E402
@@ -55,7 +56,7 @@ def test_run_writes_config_metrics_curves_previews_and_checkpoints(finished_run)
     assert [r["step"] for r in train] == [2, 4, 6, 8, 10, 12]
     assert [r["step"] for r in val] == [6, 12]
     for r in train:
-        assert set(r["metrics"]) == {"loss", "rec_loss", "adv_loss", "disc_loss"}
+        assert set(r["metrics"]) == {"loss", "rec_loss", "adv_loss", "disc_loss", "d_real", "d_fake"}
         assert r["images_per_sec"] > 0 and all(math.isfinite(v) for v in r["metrics"].values())
     assert (workdir / "curves.png").stat().st_size > 1000
     assert sorted(p.name for p in (workdir / "previews").iterdir()) == ["step_0000006.png", "step_0000012.png"]
@@ -113,14 +114,15 @@ def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
 
 def test_collapsed_discriminator_stops_the_run(tmp_path):
     # A frozen generator against a fast discriminator: disc_loss falls to ~0 while adv_loss climbs.
-    config = toy_config("--config.optim.gen_lr=0.0", "--config.optim.disc_lr=0.01", "--config.num_steps=60",
+    # The discriminator sees composites (only the 6×6 hole is fake), so it needs ~100 steps to win.
+    config = toy_config("--config.optim.gen_lr=0.0", "--config.optim.disc_lr=0.01", "--config.num_steps=400",
                         "--config.eval_every=0", "--config.preview_every=0", "--config.checkpoint_every=100",
                         "--config.log_every=4", "--config.guard.disc_loss_below=0.05",
                         "--config.guard.adv_loss_above=3.0", "--config.guard.patience=2")
     with pytest.raises(TrainingStopped, match="collapsed"):
         train_and_evaluate(config, tmp_path)
     records = read_records(tmp_path)
-    assert records[-1]["step"] < 60  # stopped early
+    assert records[-1]["step"] < 400  # stopped early
     last = records[-1]["metrics"]
     assert last["disc_loss"] < 0.05 and last["adv_loss"] > 3.0
 

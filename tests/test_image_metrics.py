@@ -81,3 +81,18 @@ def test_dssim_of_identical_images_is_never_negative():
     scores = block_scores(images, images, blocks, np.full(64, 3, np.int32))
     assert np.all(scores["dssim"] >= 0) and np.all(scores["dssim"] < 1e-7)
     assert np.all(scores["mse"] == 0)
+
+
+def test_block_scores_reuse_compiled_programs_across_batch_and_block_sizes():
+    from jaxpaint.metrics import image as image_metrics
+
+    rng = np.random.default_rng(3)
+    image_metrics._region_metrics.clear_cache()
+    for batch, size in ((3, 64), (5, 64), (7, 64), (6, 60)):
+        pred = rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+        target = rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+        sides = rng.integers(17, 30, batch)
+        blocks = np.stack([np.zeros(batch, int), np.zeros(batch, int), sides], -1)[:, None]
+        image_metrics.block_scores(pred, target, blocks, np.ones(batch, np.int32))
+    # Batches of 3, 5, 7 and 6 images, 60 or 64 px, blocks of 17-29 px: chunks of 4 or 8 images, one tile size.
+    assert image_metrics._region_metrics._cache_size() == 2

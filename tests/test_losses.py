@@ -82,6 +82,12 @@ def test_adversarial_losses_stay_finite_for_confident_logits():
     assert float(losses.generator_adversarial_loss(jnp.asarray([-1e4]))) == pytest.approx(1e4)
 
 
-def test_joint_loss_weights_sum_to_one():
-    assert float(losses.joint_generator_loss(2.0, 10.0, 0.999)) == pytest.approx(0.999 * 2 + 0.001 * 10)
-    assert float(losses.joint_generator_loss(2.0, 10.0, 1.0)) == pytest.approx(2.0)
+def test_compose_weights_terms_and_skips_static_zeros():
+    total, metrics = losses.compose({"rec": jnp.asarray(2.0), "adv": jnp.asarray(10.0)}, {"rec": 0.999, "adv": 0.001})
+    assert float(total) == pytest.approx(0.999 * 2 + 0.001 * 10)
+    assert set(metrics) == {"loss", "rec_loss", "adv_loss"} and float(metrics["adv_loss"]) == 10.0
+    # A statically zero weight drops the term even when it is not finite (its gradient would be NaN).
+    total, _ = losses.compose({"rec": jnp.asarray(2.0), "adv": jnp.asarray(jnp.inf)}, {"rec": 1.0, "adv": 0.0})
+    assert float(total) == 2.0
+    with pytest.raises(KeyError, match="adv"):
+        losses.compose({"rec": jnp.asarray(1.0), "adv": jnp.asarray(1.0)}, {"rec": 1.0})

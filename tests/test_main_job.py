@@ -45,6 +45,18 @@ def test_report_has_every_method_and_the_originals(main_job):
     assert (main_job / "context_encoder" / "curves.png").is_file()
 
 
+def test_report_html_embeds_every_figure_the_run_made(main_job):
+    import base64
+    import re
+
+    page = (main_job / "report.html").read_text()
+    embedded = {base64.b64decode(src) for src in re.findall(r'src="data:image/png;base64,([^"]+)"', page)}
+    made = sorted(main_job.glob("eval/*/grid.png")) + sorted(main_job.glob("*/curves.png"))
+    assert len(made) >= 6
+    assert all(path.read_bytes() in embedded for path in made)
+    assert "context_encoder inpaint.blend=poisson" in page
+
+
 def test_same_seed_gives_the_same_table(main_job, tmp_path):
     # Reuse the built dataset; train and evaluate from scratch in a new workdir.
     again = tmp_path / "again"

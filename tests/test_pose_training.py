@@ -12,7 +12,7 @@ from jaxpaint.config import load_config
 from jaxpaint.data.joints import NUM_SLOTS, slot
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.methods import pose as pose_method
-from jaxpaint.metrics.pose_evaluator import PoseEvaluator
+from jaxpaint.pose_evaluator import PoseEvaluator
 import pose_toy_data  # tests/ is on sys.path under pytest (no package __init__)
 
 TRAIN_STEPS = 30
@@ -108,3 +108,28 @@ def test_evaluator_rejects_images_of_the_wrong_type(trained_run):
     evaluator = PoseEvaluator.load(trained_run, chunk=4)
     with pytest.raises(JaxpaintError, match=r"uint8 images of shape \(B, S, S, 3\)"):
         evaluator.predict(np.zeros((2, 64, 64, 3), np.float32))
+
+
+def test_rotation_and_scale_move_pixels_and_joints_together():
+    # A black image with one bright 3x3 dot per example at a joint: after the warp the dot's centre of mass
+    # must sit where the joint went, for angles and scales across the augmentation's range.
+    size = 64
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(20, 44, (6, 1, 2)).astype(np.float32)
+    images = np.full((6, size, size, 3), -1.0, np.float32)
+    for b, (x, y) in enumerate(np.round(xy[:, 0]).astype(int)):
+        images[b, y - 1:y + 2, x - 1:x + 2] = 1.0
+    xy = np.round(xy)
+    angle = jnp.deg2rad(jnp.asarray([-30.0, -10.0, 0.0, 5.0, 20.0, 30.0]))
+    scale = jnp.asarray([0.75, 1.25, 1.0, 0.9, 1.1, 1.2])
+    warped, moved, present = pose_method.rotate_scale(jnp.asarray(images), jnp.asarray(xy), jnp.ones((6, 1), bool),
+                                                      angle, scale)
+    weight = np.clip(np.asarray(warped)[..., 0] + 1.0, 0, None)
+    rows, cols = np.mgrid[:size, :size]
+    centre = np.stack([(weight * cols).sum((1, 2)), (weight * rows).sum((1, 2))], -1) / weight.sum((1, 2))[:, None]
+    np.testing.assert_allclose(centre, np.asarray(moved)[:, 0], atol=0.35)
+    assert np.asarray(present).all()
+    # A joint pushed out of the frame is dropped.
+    _, _, gone = pose_method.rotate_scale(jnp.asarray(images[:1]), jnp.asarray([[[1.0, 1.0]]]), jnp.ones((1, 1), bool),
+                                          jnp.asarray([0.0]), jnp.asarray([1.25]))
+    assert not bool(gone[0, 0])

@@ -121,9 +121,9 @@ class ConstantPose:
 
 
 def test_pose_metrics_with_an_evaluator(track, tmp_path, monkeypatch):
-    fake = types.ModuleType("jaxpaint.metrics.pose_evaluator")
+    fake = types.ModuleType("jaxpaint.pose_evaluator")
     fake.PoseEvaluator = ConstantPose
-    monkeypatch.setitem(sys.modules, "jaxpaint.metrics.pose_evaluator", fake)
+    monkeypatch.setitem(sys.modules, "jaxpaint.pose_evaluator", fake)
     result = score(track, track / "Y", pose_model="pose-run", out_dir=tmp_path)
     diagonal = np.hypot(SIZE, SIZE)
     for k, name in enumerate(BLOCKS):

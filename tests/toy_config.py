@@ -19,6 +19,7 @@ def get_config(variant: str = "tiny") -> ml_collections.ConfigDict:
     c.preview_every = 6
     c.eval_batches = 2
     c.async_checkpoint = False
+    c.distributed = False
     c.data = ml_collections.ConfigDict({
         "data_dir": "", "dataset": "", "train_split": "train", "val_split": "validation",
         "mean_rgb": None, "examples_fn": "tests.toy_method:examples",

@@ -1,6 +1,6 @@
 """A tiny GAN inpainting method for the engine's tests: a conv autoencoder generator and a conv discriminator.
 
-It follows the method contract of jaxpaint/train/state.py and depends on no other
+It is built on the shared GAN engine (jaxpaint/engine/gan.py) and depends on no other
 method. Knobs: `model.step_delay_s` (sleep per step, numerics unchanged), `model.nan_at_step` (>= 0: from that step on the generator loss is
 NaN, to test the divergence guard); a large `optim.disc_lr` with `optim.gen_lr = 0`
 makes the discriminator win outright (a real collapse, for the collapse guard).
@@ -17,7 +17,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxpaint.train.state import TrainState, create_state
+from jaxpaint.engine import gan
+from jaxpaint.engine.inpaint import chunked_inpainter
+from jaxpaint.engine.state import TrainState
+from jaxpaint.ops.holes import composite, fill_holes, masked_input
+from jaxpaint.ops.pixels import to_model, to_uint8
 from tests.toy_config import get_config  # noqa: F401  (the toy's config, kept in a module without Flax classes)
 
 IMAGE_SIZE = 16
@@ -52,7 +56,7 @@ class Generator(nn.Module):
     features: int
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, train: bool):
         h = nn.relu(nn.Conv(self.features, (3, 3), strides=2)(x))
         h = nn.relu(nn.Conv(self.features, (3, 3))(h))
         return jnp.tanh(nn.ConvTranspose(3, (3, 3), strides=(2, 2))(h))
@@ -62,97 +66,67 @@ class Discriminator(nn.Module):
     features: int
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, train: bool):
         h = nn.leaky_relu(nn.Conv(self.features, (3, 3), strides=2)(x), 0.2)
         return nn.Dense(1)(h.reshape(h.shape[0], -1))[:, 0]
 
 
-def _generator_input(image, hole, mean_rgb):
-    mask = hole[..., None].astype(jnp.float32)
-    filled = image * (1 - mask) + jnp.asarray(mean_rgb, jnp.float32) * mask
-    return jnp.concatenate([filled, mask], axis=-1)
+def generator_input(config, batch, key):
+    x = masked_input(batch["image"], batch["hole"], config.data.mean_rgb)
+    return x + 0.01 * jax.random.normal(key, x.shape)  # per-step noise: resume must replay the same draws
 
 
-def _optimizers(config):
-    return {"generator": optax.adam(config.optim.gen_lr), "discriminator": optax.adam(config.optim.disc_lr)}
-
-
-def init_state(config, key, batch) -> TrainState:
-    g_key, d_key, state_key = jax.random.split(key, 3)
-    x = _generator_input(batch["image"], batch["hole"], config.data.mean_rgb)
-    params = {
-        "generator": Generator(config.model.features).init(g_key, x)["params"],
-        "discriminator": Discriminator(config.model.features).init(d_key, batch["image"])["params"],
-    }
-    opt_state = {name: opt.init(params[name]) for name, opt in _optimizers(config).items()}
-    return create_state(params, opt_state, state_key)
-
-
-def _composite(config, params, batch, key):
-    x = _generator_input(batch["image"], batch["hole"], config.data.mean_rgb)
-    x = x + 0.01 * jax.random.normal(key, x.shape)  # per-step noise: resume must replay the same draws
-    out = Generator(config.model.features).apply({"params": params}, x)
+def terms(config, fake, shown, batch, frozen):
     mask = batch["hole"][..., None].astype(jnp.float32)
-    return out, batch["image"] * (1 - mask) + out * mask, mask
+    return {"rec": jnp.sum(mask * (fake - batch["image"]) ** 2) / jnp.maximum(jnp.sum(mask) * 3, 1.0)}
 
 
-def train_step(config, state: TrainState, batch):
+def weights(config, step):
+    rec = 1.0
+    if config.model.nan_at_step >= 0:
+        # A NaN weight, not a select, so that the NaN reaches the gradients and the parameters.
+        rec = jnp.where(step >= config.model.nan_at_step, jnp.nan, 1.0)
+    return {"rec": rec, "adv": config.loss.adv_weight}
+
+
+SPEC = gan.GanSpec(
+    generator=lambda config: Generator(config.model.features),
+    discriminator=lambda config: Discriminator(config.model.features),
+    generator_input=generator_input,
+    terms=terms,
+    weights=weights,
+    optimizers=lambda config: {"generator": optax.adam(config.optim.gen_lr),
+                               "discriminator": optax.adam(config.optim.disc_lr)},
+)
+_METHOD = gan.make_method(SPEC)
+init_state, phase = _METHOD.init_state, _METHOD.phase
+
+
+def train_step(config, state: TrainState, batch, frozen=None, *, phase: str = "gan"):
     if config.model.step_delay_s > 0:  # slows the run down so that a test can kill it mid-way
         jax.debug.callback(lambda step: time.sleep(config.model.step_delay_s), state.step)
-    key = state.step_key()
-    disc = Discriminator(config.model.features)
-    opts = _optimizers(config)
+    return _METHOD.train_step(config, state, batch, frozen, phase=phase)
 
-    def gen_loss(g_params):
-        out, _, mask = _composite(config, g_params, batch, key)
-        rec = jnp.sum(mask * (out - batch["image"]) ** 2) / jnp.maximum(jnp.sum(mask) * 3, 1.0)
-        # The discriminator judges the whole generated image, so that with a frozen generator it wins quickly.
-        adv = jnp.mean(optax.sigmoid_binary_cross_entropy(disc.apply({"params": state.params["discriminator"]}, out), 1.0))
-        loss = rec + config.loss.adv_weight * adv
-        if config.model.nan_at_step >= 0:
-            # A factor, not a select, so that the NaN reaches the gradients and the parameters.
-            loss = loss * jnp.where(state.step >= config.model.nan_at_step, jnp.nan, 1.0)
-        return loss, (rec, adv, out)
 
-    (loss, (rec, adv, fake)), g_grads = jax.value_and_grad(gen_loss, has_aux=True)(state.params["generator"])
-
-    def disc_loss(d_params):
-        real = disc.apply({"params": d_params}, batch["image"])
-        fake_logits = disc.apply({"params": d_params}, jax.lax.stop_gradient(fake))
-        return jnp.mean(optax.sigmoid_binary_cross_entropy(real, 1.0)) + jnp.mean(
-            optax.sigmoid_binary_cross_entropy(fake_logits, 0.0)
-        )
-
-    d_loss, d_grads = jax.value_and_grad(disc_loss)(state.params["discriminator"])
-    params, opt_state = {}, {}
-    for name, grads in (("generator", g_grads), ("discriminator", d_grads)):
-        updates, opt_state[name] = opts[name].update(grads, state.opt_state[name], state.params[name])
-        params[name] = optax.apply_updates(state.params[name], updates)
-    new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state)
-    return new_state, {"loss": loss, "rec_loss": rec, "adv_loss": adv, "disc_loss": d_loss}
+def _outputs(config, state, batch):
+    fake = gan.generate(SPEC, config, state, batch, jax.random.PRNGKey(0))
+    return fake, composite(fake, batch["image"], batch["hole"])
 
 
 def eval_step(config, state: TrainState, batch):
-    out, _, mask = _composite(config, state.params["generator"], batch, jax.random.PRNGKey(0))
-    rec = jnp.sum(mask * (out - batch["image"]) ** 2) / jnp.maximum(jnp.sum(mask) * 3, 1.0)
+    fake, _ = _outputs(config, state, batch)
+    rec = terms(config, fake, None, batch, None)["rec"]
     return {"loss": rec, "rec_loss": rec}
 
 
-def _to_uint8(x):
-    return jnp.clip(jnp.round((x + 1) * 127.5), 0, 255).astype(jnp.uint8)
-
-
 def preview(config, state: TrainState, batch):
-    _, composite, mask = _composite(config, state.params["generator"], batch, jax.random.PRNGKey(0))
-    masked = batch["image"] * (1 - mask) + jnp.asarray(config.data.mean_rgb) * mask
-    return {"input": _to_uint8(masked), "output": _to_uint8(composite), "target": _to_uint8(batch["image"])}
+    _, shown = _outputs(config, state, batch)
+    masked = fill_holes(batch["image"], batch["hole"], config.data.mean_rgb)
+    return {"input": to_uint8(masked), "output": to_uint8(shown), "target": to_uint8(batch["image"])}
 
 
 def make_inpainter(config, state: TrainState):
-    @jax.jit
-    def run(images, holes):
-        x = images.astype(jnp.float32) / 127.5 - 1.0
-        out, _, _ = _composite(config, state.params["generator"], {"image": x, "hole": holes}, jax.random.PRNGKey(0))
-        return jnp.where(holes[..., None], _to_uint8(out), images)
-
-    return lambda images, holes: np.asarray(run(jnp.asarray(images, jnp.uint8), jnp.asarray(holes, bool)))
+    predict = jax.jit(lambda state, images, holes: to_uint8(
+        _outputs(config, state, {"image": to_model(images), "hole": holes})[0]))
+    return chunked_inpainter(lambda images, holes: predict(state, images, holes), chunk=int(config.batch_size),
+                             name="toy")

@@ -50,9 +50,10 @@ def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None, 
 
     from jaxpaint.config import apply_overrides
     from jaxpaint.data import loader
-    from jaxpaint.methods import get_method, is_trainable, load_inpainter
+    from jaxpaint.inference import load_inpainter
+    from jaxpaint.methods import get_inpainting_method, is_trainable
 
-    module = get_method(method)
+    module = get_inpainting_method(method)
     if is_trainable(module):
         from jaxpaint.train.checkpoint import restore_run
 
@@ -77,7 +78,7 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
     label = " ".join([method, *(o.removeprefix("--config.") for o in overrides)])
     pose_evaluator = None
     if pose_model:
-        from jaxpaint.metrics.pose_evaluator import PoseEvaluator
+        from jaxpaint.pose_evaluator import PoseEvaluator
 
         pose_evaluator = PoseEvaluator.load(pose_model)
     source = loader.open_split(data_dir, dataset, split)

@@ -221,7 +221,7 @@ def choose_input(args, config) -> tuple[int, Iterator, dict | None]:
 
 
 def run(args) -> int:
-    from jaxpaint.methods import load_inpainter
+    from jaxpaint.inference import load_inpainter
 
     config = run_config(args.workdir)
     method = args.method or (config.get("method") if config is not None else None)

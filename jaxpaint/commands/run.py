@@ -55,6 +55,7 @@ def run(args) -> int:
     from jaxpaint.data import builder
     from jaxpaint.data.images import write_bytes_atomic
     from jaxpaint.report.tables import results_markdown
+    from jaxpaint.report.html import write_report_html
 
     if args.source != "synthetic" and not args.manual_dir:
         raise JaxpaintError(f"--source {args.source} needs --manual-dir with the source's files")
@@ -98,15 +99,23 @@ def run(args) -> int:
     report = workdir / "results.md"
     write_bytes_atomic(report, (results_markdown(rows, title=f"jaxpaint main job: {args.source}", note=note)
                                 + _figures(workdir)).encode())
+    page = write_report_html(workdir / "report.html", f"jaxpaint main job: {args.source}", rows, note,
+                             [(str(path.relative_to(workdir)), path) for path in _figure_paths(workdir)])
     print(f"evaluation ({time.perf_counter() - t:.0f} s)\n")
     print(report.read_text())
-    print(f"report: {report.resolve()}  (wall time {time.perf_counter() - started:.0f} s)")
+    print(f"report: {report.resolve()}\n        {page.resolve()} (one self-contained page)"
+          f"  (wall time {time.perf_counter() - started:.0f} s)")
     return 0
+
+
+def _figure_paths(workdir: Path) -> list[Path]:
+    """The pictures the run made: evaluation grids, then each run's curves."""
+    return sorted(workdir.glob("eval/*/grid.png")) + sorted(workdir.glob("*/*.png"))
 
 
 def _figures(workdir: Path) -> str:
     """Links to the pictures the run made, relative to the report."""
     lines = ["", "## Figures", ""]
-    for path in sorted(workdir.glob("eval/*/grid.png")) + sorted(workdir.glob("*/*.png")):
+    for path in _figure_paths(workdir):
         lines.append(f"- [{path.relative_to(workdir)}]({path.relative_to(workdir)})")
     return "\n".join(lines) + "\n"

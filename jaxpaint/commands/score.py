@@ -178,7 +178,7 @@ def score(reference_dir, submission_dir, pose_model=None, out_dir=".", ssim: str
         write_results(out_dir, result)
         return result
     if evaluator is None and pose_model is not None:
-        from jaxpaint.metrics.pose_evaluator import PoseEvaluator
+        from jaxpaint.pose_evaluator import PoseEvaluator
 
         evaluator = PoseEvaluator.load(pose_model)
     per_file = score_records(records, submitted, evaluator, ssim)

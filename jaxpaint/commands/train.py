@@ -28,7 +28,10 @@ def run(args) -> int:
     config = load_config(args.config, args.overrides)
     workdir = Path(args.workdir)
     state = train_and_evaluate(config, workdir)
-    print(f"trained {config.method} to step {int(state.step)}; outputs in {workdir}:")
+    import jax
+
+    where = f" (process {jax.process_index()} of {jax.process_count()})" if jax.process_count() > 1 else ""
+    print(f"trained {config.method} to step {int(state.step)}{where}; outputs in {workdir}:")
     for name, what in (
         (CONFIG_FILE, "config"),
         (CHECKPOINT_DIR, "checkpoints"),

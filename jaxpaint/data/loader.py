@@ -109,30 +109,43 @@ def batch_dataset(
     shuffle: bool = True,
     drop_remainder: bool = True,
     repeat: bool | None = None,
+    process_index: int = 0,
+    process_count: int = 1,
 ):
     """A grain.MapDataset whose element i is batch i (a dict of numpy arrays, docs/DESIGN.md layout).
 
     shuffle=True: each epoch is a fresh permutation of the examples and the dataset
     repeats without end (`repeat` defaults to `shuffle`); batches never straddle two
     epochs. shuffle=False, drop_remainder=False: one pass covering every example once.
+    With several processes, element i holds only this process's rows of global batch i
+    (`batch_size` is the global batch), and only those examples are read.
     """
     import grain
 
     if batch_size <= 0:
         raise JaxpaintError(f"batch size must be positive, got {batch_size}")
+    if batch_size % process_count:
+        raise JaxpaintError(f"batch size {batch_size} does not split evenly over {process_count} processes")
     repeat = shuffle if repeat is None else repeat
     if len(source) == 0 or (drop_remainder and len(source) < batch_size):
         raise JaxpaintError(
             f"cannot make batches of {batch_size} from {len(source)} examples"
             + (" with drop_remainder" if drop_remainder else "")
         )
-    ds = grain.MapDataset.source(source)
+    # Batches of example indices first, so that each process reads only its own rows.
+    ds = grain.MapDataset.range(len(source))
     if shuffle:
         ds = ds.shuffle(seed=shuffle_seed(seed))
-    ds = ds.map(to_batch_element).batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder, batch_fn=np.asarray)
     if repeat:
         ds = ds.repeat()
-    return ds
+
+    def read_rows(indices: np.ndarray) -> dict[str, np.ndarray]:
+        rows = np.array_split(indices, process_count)[process_index] if process_count > 1 else indices
+        elements = [to_batch_element(source[int(i)]) for i in rows]
+        return {key: np.stack([e[key] for e in elements]) for key in elements[0]}
+
+    return ds.map(read_rows)
 
 
 def iterate(batches, start: int = 0, *, num_threads: int = 2, prefetch: int = 8):

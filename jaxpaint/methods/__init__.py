@@ -1,5 +1,6 @@
-"""Methods by name. Each is a module with `init_state`, `train_step` (trainable methods),
-optional `eval_step` and `preview`, and `make_inpainter`; see jaxpaint/train/state.py."""
+"""Methods by name. A method is a module with `init_state` and `train_step` (when it trains), optional
+`phase`, `load_frozen`, `eval_step` and `preview`, and `make_inpainter` (when it inpaints);
+see docs/DESIGN.md. The pose evaluator trains on the same trainer but is not an inpainting method."""
 
 from __future__ import annotations
 
@@ -8,19 +9,21 @@ from types import ModuleType
 
 from jaxpaint.errors import JaxpaintError
 
-METHODS = {
+INPAINTING_METHODS = {
     "context_encoder": "jaxpaint.methods.context_encoder",
-    "hourglass": "jaxpaint.methods.pose",
     "holes": "jaxpaint.methods.baselines",
     "diffusion": "jaxpaint.methods.baselines",
 }
+POSE_METHODS = {"hourglass": "jaxpaint.methods.pose"}
+TRAINABLE_METHODS = {**INPAINTING_METHODS, **POSE_METHODS}
 
 
 def get_method(name: str) -> ModuleType:
-    """The method's module. A dotted module path is accepted too (tests register toy methods that way)."""
-    module_name = METHODS.get(name, name if "." in name else None)
+    """The module of any method the trainer runs. A dotted module path is accepted too (tests register toy
+    methods that way)."""
+    module_name = TRAINABLE_METHODS.get(name, name if "." in name else None)
     if module_name is None:
-        raise JaxpaintError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
+        raise JaxpaintError(f"unknown method {name!r}; known methods: {', '.join(sorted(TRAINABLE_METHODS))}")
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as err:
@@ -29,34 +32,18 @@ def get_method(name: str) -> ModuleType:
         raise
 
 
+def get_inpainting_method(name: str) -> ModuleType:
+    """The module of an inpainting method; a pose evaluator or an unknown name is a clear error."""
+    if name in POSE_METHODS:
+        raise JaxpaintError(f"{name!r} is a pose evaluator, not an inpainting method; give its workdir as "
+                            f"--pose-model. Inpainting methods: {', '.join(sorted(INPAINTING_METHODS))}")
+    if name not in INPAINTING_METHODS and "." not in name:
+        raise JaxpaintError(f"unknown inpainting method {name!r}; known: {', '.join(sorted(INPAINTING_METHODS))}")
+    module = get_method(name)
+    if not hasattr(module, "make_inpainter"):
+        raise JaxpaintError(f"method {name!r} does not inpaint (it has no make_inpainter)")
+    return module
+
+
 def is_trainable(module: ModuleType) -> bool:
     return hasattr(module, "train_step") and hasattr(module, "init_state")
-
-
-def default_config(name: str):
-    """experiments/configs/<name>.py's default config when there is one, else just the method name."""
-    import ml_collections
-
-    from jaxpaint.config import CONFIG_DIR, load_config
-
-    if (CONFIG_DIR / f"{name}.py").is_file():
-        return load_config(name)
-    return ml_collections.ConfigDict({"method": name})
-
-
-def load_inpainter(name: str, workdir=None, config=None):
-    """The method's inpainter: `(uint8 (B,S,S,3), bool (B,S,S)) -> uint8 (B,S,S,3)`.
-
-    A trainable method is restored from `workdir` (its config.json and latest
-    checkpoint); `config`, when given, replaces the saved config. Methods without
-    training (holes, diffusion) get `make_inpainter(config, None)`.
-    """
-    module = get_method(name)
-    if not is_trainable(module):
-        return module.make_inpainter(config if config is not None else default_config(name), None)
-    if workdir is None:
-        raise JaxpaintError(f"method {name!r} is trained: give the workdir of its training run")
-    from jaxpaint.train.checkpoint import restore_run
-
-    saved_config, state = restore_run(workdir)
-    return module.make_inpainter(config if config is not None else saved_config, state)

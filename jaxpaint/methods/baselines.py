@@ -17,8 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpaint.engine.inpaint import chunked_inpainter
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.ops import poisson
+from jaxpaint.ops.holes import fill_holes
 from jaxpaint.ops.pixels import to_model, to_uint8
 
 METHOD_NAMES = ("holes", "diffusion")
@@ -44,29 +46,16 @@ def mean_colour(config) -> np.ndarray:
     return np.asarray(to_uint8(jnp.asarray(rgb, jnp.float32)))
 
 
-@jax.jit
-def fill_with_colour(images, hole, colour):
-    """The hole painted in one uint8 colour (3,); known pixels unchanged."""
-    return jnp.where(hole[..., None], colour.astype(jnp.uint8), images)
+DEFAULT_CHUNK = 64
 
 
 def make_diffusion(max_iters: int, tol: float):
     @jax.jit
     def diffuse(images, hole):
-        scaled = to_model(images)
-        filled = poisson.harmonic_fill(scaled, hole, max_iters=max_iters, tol=tol)
-        return jnp.where(hole[..., None], to_uint8(filled), images)
+        filled = poisson.harmonic_fill(to_model(images), hole, max_iters=max_iters, tol=tol)
+        return to_uint8(filled)
 
     return diffuse
-
-
-def _check_batch(images, hole) -> tuple[np.ndarray, np.ndarray]:
-    images, hole = np.asarray(images), np.asarray(hole)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-        raise JaxpaintError(f"inpaint: images are {images.dtype} {images.shape}, expected uint8 (B, S, S, 3)")
-    if hole.shape != images.shape[:3]:
-        raise JaxpaintError(f"inpaint: hole shape {hole.shape} does not match images {images.shape[:3]}")
-    return images, hole.astype(bool)
 
 
 def make_inpainter(config, state=None):
@@ -75,7 +64,7 @@ def make_inpainter(config, state=None):
     name = _get(config, "method")
     if name == "holes":
         colour = jnp.asarray(mean_colour(config))
-        run = lambda images, hole: fill_with_colour(images, hole, colour)
+        run = jax.jit(lambda images, hole: fill_holes(images, hole, colour))
     elif name == "diffusion":
         settings = _get(config, "diffusion", {})
         run = make_diffusion(
@@ -85,8 +74,4 @@ def make_inpainter(config, state=None):
     else:
         raise JaxpaintError(f"baselines: config.method is {name!r}, expected one of {', '.join(METHOD_NAMES)}")
 
-    def inpaint(images, hole):
-        images, hole = _check_batch(images, hole)
-        return np.asarray(run(images, hole))
-
-    return inpaint
+    return chunked_inpainter(run, chunk=int(_get(config, "batch_size", DEFAULT_CHUNK)), name=name)

@@ -5,10 +5,13 @@ It is the evaluator behind WNJD, not an inpainting method: it trains on whole
 squared error between every stack's heatmaps and Gaussian targets (intermediate
 supervision), over the joint types the source labels in each image. Images are
 resized to `model.input_size` when the dataset's resolution differs, and randomly
-mirrored left-right during training when `augment.flip` is set.
+mirrored left-right during training when `augment.flip` is set, then rotated by up to
+±`augment.rotate_degrees` and scaled within `augment.scale_range` about the centre
+(Newell et al.'s augmentation: ±30°, 0.75–1.25).
 
 Config fields: model.{num_stacks, features, depth, input_size, sigma, peak_threshold};
-optim.{name (adam | rmsprop), learning_rate, final_lr_fraction}; augment.flip.
+optim.{name (adam | rmsprop), learning_rate, final_lr_fraction}; augment.{flip, rotate_degrees,
+scale_range}.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from jaxpaint.data.joints import SLOT_MIRROR
 from jaxpaint.metrics import pose as pose_metrics
 from jaxpaint.models.hourglass import STEM_STRIDE, StackedHourglass, from_config
 from jaxpaint.ops.pixels import to_uint8
-from jaxpaint.train.state import TrainState, create_state
+from jaxpaint.engine.state import TrainState, create_state
 
 PART = "hourglass"  # the key of the network in params / opt_state / model_state
 
@@ -69,6 +72,54 @@ def mirror(images: jax.Array, xy: jax.Array, present: jax.Array, flip: jax.Array
     return images, xy, present
 
 
+def random_affine(key: jax.Array, batch_size: int, max_degrees: float, scale_range) -> tuple[jax.Array, jax.Array]:
+    """Per-example rotation angles (radians, uniform in ±max_degrees) and scales (uniform in scale_range)."""
+    angle_key, scale_key = jax.random.split(key)
+    angle = jnp.deg2rad(jax.random.uniform(angle_key, (batch_size,), minval=-max_degrees, maxval=max_degrees))
+    scale = jax.random.uniform(scale_key, (batch_size,), minval=scale_range[0], maxval=scale_range[1])
+    return angle, scale
+
+
+def rotate_scale(images: jax.Array, xy: jax.Array, present: jax.Array, angle: jax.Array, scale: jax.Array):
+    """Rotates each image by `angle` and scales it by `scale` about its centre (bilinear, black outside),
+    moving the joints with it; joints that leave the image are no longer present."""
+    batch, height, width, _ = images.shape
+    centre = jnp.array([(width - 1) / 2, (height - 1) / 2], jnp.float32)
+    cos, sin = jnp.cos(angle)[:, None, None], jnp.sin(angle)[:, None, None]
+    rows, cols = jnp.meshgrid(jnp.arange(height, dtype=jnp.float32), jnp.arange(width, dtype=jnp.float32),
+                              indexing="ij")
+    dx, dy = cols - centre[0], rows - centre[1]
+    # Output pixel p' samples the input at c + R(-angle)·(p' - c) / scale.
+    src_x = centre[0] + (cos * dx + sin * dy) / scale[:, None, None]
+    src_y = centre[1] + (-sin * dx + cos * dy) / scale[:, None, None]
+
+    def warp_channel(channel, sy, sx):
+        return jax.scipy.ndimage.map_coordinates(channel, [sy, sx], order=1, mode="constant", cval=-1.0)
+
+    warp = jax.vmap(jax.vmap(warp_channel, in_axes=(2, None, None), out_axes=2), in_axes=(0, 0, 0))
+    warped = warp(images, src_y, src_x)
+    d = xy - centre
+    cos, sin = jnp.cos(angle)[:, None], jnp.sin(angle)[:, None]
+    moved = centre + scale[:, None, None] * jnp.stack([cos * d[..., 0] - sin * d[..., 1],
+                                                       sin * d[..., 0] + cos * d[..., 1]], axis=-1)
+    inside = (moved[..., 0] >= 0) & (moved[..., 0] <= width - 1) & (moved[..., 1] >= 0) & (moved[..., 1] <= height - 1)
+    present = present & inside
+    return warped, jnp.where(present[..., None], moved, 0.0), present
+
+
+def augment(config, images, xy, present, key):
+    """The training augmentation of config.augment: mirror (left/right slots swapped), then rotation and scale."""
+    a = config.augment
+    if a.flip:
+        flip = jax.random.bernoulli(key, 0.5, (images.shape[0],))
+        images, xy, present = mirror(images, xy, present, flip)
+    max_degrees, scale_range = float(a.get("rotate_degrees", 0.0)), tuple(a.get("scale_range", (1.0, 1.0)))
+    if max_degrees > 0 or scale_range != (1.0, 1.0):
+        angle, scale = random_affine(jax.random.fold_in(key, 1), images.shape[0], max_degrees, scale_range)
+        images, xy, present = rotate_scale(images, xy, present, angle, scale)
+    return images, xy, present
+
+
 def model_inputs(config, batch: dict) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Images resized to the model's input size and the joints in its pixels."""
     size = int(config.model.input_size)
@@ -101,10 +152,7 @@ def init_state(config, key: jax.Array, batch: dict) -> TrainState:
 
 
 def train_step(config, state: TrainState, batch: dict) -> tuple[TrainState, dict[str, jax.Array]]:
-    images, xy, present = model_inputs(config, batch)
-    if config.augment.flip:
-        flip = jax.random.bernoulli(state.step_key(), 0.5, (images.shape[0],))
-        images, xy, present = mirror(images, xy, present, flip)
+    images, xy, present = augment(config, *model_inputs(config, batch), state.step_key())
     targets = _targets(config, xy, present, images.shape[1])
     labelled = pose_metrics.type_present(present)
 

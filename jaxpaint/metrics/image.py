@@ -137,22 +137,47 @@ def _check_blocks(blocks, num_blocks, batch: int, height: int, width: int) -> tu
     return blocks.astype(np.int32), num_blocks.astype(np.int32)
 
 
+SPATIAL_BUCKET = 64
+
+
+def _next_power_of_two(n: int) -> int:
+    return 1 << max(int(n) - 1, 0).bit_length()
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return -(-int(n) // multiple) * multiple
+
+
+def _pad_axis(array: np.ndarray, axis: int, length: int) -> np.ndarray:
+    """`array` zero-padded at the end of `axis` to `length`."""
+    missing = length - array.shape[axis]
+    if missing <= 0:
+        return array
+    widths = [(0, 0)] * array.ndim
+    widths[axis] = (0, missing)
+    return np.pad(array, widths)
+
+
 def _score_regions(pred, target, regions, count, ssim: str, window: int, chunk: int) -> dict[str, np.ndarray]:
     """Runs `_region_metrics` over fixed-size chunks (the last one padded) and joins the results."""
     if ssim not in SSIM_KINDS:
         raise JaxpaintError(f"metrics: unknown SSIM kind {ssim!r}; expected one of {', '.join(SSIM_KINDS)}")
     batch = pred.shape[0]
     used = np.arange(regions.shape[1])[None, :] < count[:, None]
-    tile_h = ssim_ops.tile_extent(int(np.where(used, regions[..., 2], 0).max(initial=1)), window)
-    tile_w = ssim_ops.tile_extent(int(np.where(used, regions[..., 3], 0).max(initial=1)), window)
-    step = max(1, min(chunk, batch))
+    # Shapes are bucketed so that evaluating many batches, or a folder of images of several sizes,
+    # compiles a handful of programs rather than one per batch: tiles and region counts round up to
+    # powers of two, images are zero-padded to a multiple of SPATIAL_BUCKET (regions never reach the
+    # padding), and chunks to a power of two.
+    tile_h = _next_power_of_two(ssim_ops.tile_extent(int(np.where(used, regions[..., 2], 0).max(initial=1)), window))
+    tile_w = _next_power_of_two(ssim_ops.tile_extent(int(np.where(used, regions[..., 3], 0).max(initial=1)), window))
+    regions = _pad_axis(regions, 1, _next_power_of_two(regions.shape[1]))
+    pred, target = (_pad_axis(_pad_axis(a, 1, _round_up(a.shape[1], SPATIAL_BUCKET)), 2,
+                              _round_up(a.shape[2], SPATIAL_BUCKET)) for a in (pred, target))
+    step = min(chunk, _next_power_of_two(batch))
     pending = []
     for start in range(0, batch, step):
         part = slice(start, start + step)
-        arrays = [pred[part], target[part], regions[part], count[part]]
-        missing = step - arrays[0].shape[0]
-        if missing:  # pad with empty images so every call has the compiled shape
-            arrays = [np.concatenate([a, np.zeros((missing,) + a.shape[1:], a.dtype)]) for a in arrays]
+        arrays = [_pad_axis(a[part], 0, step) for a in (pred, target, regions, count)]
         # Calls are dispatched asynchronously: the next chunk's transfer overlaps this one's work.
         pending.append(_region_metrics(*arrays, tile_h=tile_h, tile_w=tile_w, kind=ssim, window=window))
     joined = {k: np.concatenate([np.asarray(p[k]) for p in pending])[:batch].astype(np.float64) for k in METRICS}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from jaxpaint.errors import JaxpaintError
 
 SPLIT_COLOURS = {"train": "tab:blue", "val": "tab:orange"}
 
@@ -68,13 +67,3 @@ def plot_curves(records: list[dict], out_path, *, title: str | None = None) -> P
     plt.close(fig)
     tmp.replace(out_path)
     return out_path
-
-
-def plot_metrics_file(metrics_path, out_path) -> Path | None:
-    """The curves of a metrics.jsonl file; JaxpaintError when the file is missing."""
-    from jaxpaint.train.metrics_log import read_metrics
-
-    metrics_path = Path(metrics_path)
-    if not metrics_path.is_file():
-        raise JaxpaintError(f"{metrics_path}: no such metrics file")
-    return plot_curves(read_metrics(metrics_path), out_path)

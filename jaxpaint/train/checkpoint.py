@@ -19,7 +19,7 @@ import orbax.checkpoint as ocp
 from jaxpaint.data.images import write_bytes_atomic
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.train.guard import TrainingStopped
-from jaxpaint.train.state import TrainState
+from jaxpaint.engine.state import TrainState
 
 CONFIG_FILE = "config.json"
 BATCH_SPEC_FILE = "batch_spec.json"

@@ -8,6 +8,7 @@ functions of (seed, i), a resumed run gives the same bytes as an uninterrupted o
 
 from __future__ import annotations
 
+import collections
 import importlib
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from jaxpaint.train import checkpoint as ckpt
 from jaxpaint.train import mesh as mesh_lib
 from jaxpaint.train.guard import TrainingGuard, TrainingStopped
 from jaxpaint.train.metrics_log import MetricsLog
-from jaxpaint.train.state import TrainState
+from jaxpaint.engine.state import TrainState
 
 # Defaults for the engine's optional config fields.
 DEFAULTS = {
@@ -60,6 +61,17 @@ def numeric_arrays(batch: dict[str, Any]) -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------- data
 
 
+def process_shard() -> dict[str, int]:
+    """This process's share of every global batch (all of it on a single process)."""
+    return {"process_index": jax.process_index(), "process_count": jax.process_count()}
+
+
+def global_example(local_batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A host array with the global batch's shapes (this process's rows repeated), for shapes and init."""
+    count = jax.process_count()
+    return local_batch if count == 1 else {k: np.concatenate([v] * count) for k, v in local_batch.items()}
+
+
 def open_sources(config) -> tuple[Any, Any]:
     """The train and validation sources: a built TFDS split, or `data.examples_fn` ("module:function",
     called with the split name) giving an in-memory sequence of examples."""
@@ -91,30 +103,58 @@ def fill_mean_rgb(config, train_source, workdir: Path) -> None:
         config.data.mean_rgb = tuple(float(x) for x in mean)
 
 
+def fill_schedule_steps(config, num_train_examples: int) -> None:
+    """Sets schedule.g_only_steps from schedule.g_only_epochs (epochs of generator-only training) and the
+    train split's size, so that the phase is a pure function of the step; an explicit step count wins."""
+    schedule = config.get("schedule", None)
+    if not schedule or schedule.get("g_only_steps", None) is not None:
+        return
+    epochs = float(schedule.get("g_only_epochs", 0) or 0)
+    steps_per_epoch = max(num_train_examples // int(config.batch_size), 1)
+    with config.unlocked():
+        config.schedule.g_only_steps = int(round(epochs * steps_per_epoch))
+
+
 # ---------------------------------------------------------------- compiled steps
 
 
+def method_phase(method, config, step: int) -> str:
+    """The phase of the update from `step` to `step + 1` ("train" for methods without phases)."""
+    return method.phase(config, step) if hasattr(method, "phase") else "train"
+
+
+def load_frozen(method, config, mesh):
+    """The method's frozen pretrained networks, loaded once and replicated ({} when it has none)."""
+    frozen = method.load_frozen(config) if hasattr(method, "load_frozen") else {}
+    return jax.device_put(frozen, mesh_lib.replicated_sharding(mesh))
+
+
 def compile_steps(method, config, mesh) -> dict[str, Callable]:
-    """The method's steps jitted with explicit shardings: batch split on 'data', state replicated."""
+    """The method's steps jitted with explicit shardings: batch split on 'data', state and frozen networks
+    replicated. `train` is a dict {phase: step}; a method that defines `phase` gets one program per phase,
+    compiled on first use. Every step takes (state, batch, frozen)."""
     rep = mesh_lib.replicated_sharding(mesh)
     data = mesh_lib.batch_sharding(mesh)
+    takes_frozen = hasattr(method, "load_frozen")
+    extra = lambda frozen: {"frozen": frozen} if takes_frozen else {}
 
-    def train(state, batch):
-        return method.train_step(config, state, to_model_batch(batch))
+    def train_for(phase):
+        def train(state, batch, frozen):
+            kwargs = extra(frozen) | ({"phase": phase} if hasattr(method, "phase") else {})
+            return method.train_step(config, state, to_model_batch(batch), **kwargs)
 
-    steps = {"train": jax.jit(train, in_shardings=(rep, data), out_shardings=(rep, rep), donate_argnums=0)}
-    if hasattr(method, "eval_step"):
-        steps["eval"] = jax.jit(
-            lambda state, batch: method.eval_step(config, state, to_model_batch(batch)),
-            in_shardings=(rep, data),
-            out_shardings=rep,
-        )
-    if hasattr(method, "preview"):
-        steps["preview"] = jax.jit(
-            lambda state, batch: method.preview(config, state, to_model_batch(batch)),
-            in_shardings=(rep, data),
-            out_shardings=rep,
-        )
+        return jax.jit(train, in_shardings=(rep, data, rep), out_shardings=(rep, rep), donate_argnums=0)
+
+    phases = ("g_only", "gan") if hasattr(method, "phase") else ("train",)
+    steps = {"train": {phase: train_for(phase) for phase in phases}}
+    for name in ("eval", "preview"):
+        fn = getattr(method, f"{name}_step" if name == "eval" else name, None)
+        if fn is not None:
+            steps[name] = jax.jit(
+                lambda state, batch, frozen, fn=fn: fn(config, state, to_model_batch(batch), **extra(frozen)),
+                in_shardings=(rep, data, rep),
+                out_shardings=rep,
+            )
     return steps
 
 
@@ -145,12 +185,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
 
     train_source, val_source = open_sources(config)
     fill_mean_rgb(config, train_source, workdir)
+    fill_schedule_steps(config, len(train_source))
     ckpt.save_config(config, workdir)
 
     mesh = mesh_lib.make_mesh()
     mesh_lib.check_batch_size(config.batch_size, mesh, f"config {workdir / ckpt.CONFIG_FILE}")
-    train_batches = loader.batch_dataset(train_source, config.batch_size, seed=config.seed, shuffle=True)
-    first = numeric_arrays(train_batches[0])
+    train_batches = loader.batch_dataset(train_source, config.batch_size, seed=config.seed, shuffle=True,
+                                         **process_shard())
+    first = global_example(numeric_arrays(train_batches[0]))
     ckpt.save_batch_spec(jax.eval_shape(to_model_batch, first), workdir)
 
     init = state_initializer(method, config, mesh)
@@ -166,9 +208,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
         start = int(state.step)
         log = MetricsLog(workdir, truncate_after=start)
         steps = compile_steps(method, config, mesh)
-        evaluator = Evaluator(config, val_source, steps, mesh, workdir)
+        frozen = load_frozen(method, config, mesh)
+        evaluator = Evaluator(config, val_source, steps, mesh, workdir, frozen)
+        phase_of = lambda step: method_phase(method, config, step)
         try:
-            state = run_steps(config, state, steps, train_batches, mesh, manager, log, evaluator, start)
+            state = run_steps(config, state, steps, frozen, phase_of, train_batches, mesh, manager, log, evaluator,
+                              start)
         except TrainingStopped as err:
             manager.wait_until_finished()
             last = manager.latest_step()
@@ -189,8 +234,22 @@ def state_initializer(method, config, mesh):
     )
 
 
-def run_steps(config, state, steps, train_batches, mesh, manager, log, evaluator, start: int) -> TrainState:
-    """The step loop: train, log, guard, evaluate, preview, checkpoint."""
+def device_prefetch(host_batches, mesh, ahead: int = 2):
+    """Yields device batches while the next `ahead` are already on their way (transfers are asynchronous),
+    so that the host's copies overlap the device's step."""
+    queue = collections.deque()
+    for batch in host_batches:
+        queue.append(mesh_lib.to_global_arrays(numeric_arrays(batch), mesh))
+        if len(queue) > ahead:
+            yield queue.popleft()
+    while queue:
+        yield queue.popleft()
+
+
+def run_steps(config, state, steps, frozen, phase_of, train_batches, mesh, manager, log, evaluator,
+              start: int) -> TrainState:
+    """The step loop: train, log, guard, evaluate, preview, checkpoint. `phase_of(step)` picks the compiled
+    step; metrics pending at a phase change are logged first, since the phases report different keys."""
     from tqdm import tqdm
 
     from jaxpaint.data import loader
@@ -199,19 +258,20 @@ def run_steps(config, state, steps, train_batches, mesh, manager, log, evaluator
     log_every = setting(config, "log_every")
     checkpoint_every = setting(config, "checkpoint_every")
     guard = TrainingGuard.from_config(config)
-    batches = loader.iterate(
+    batches = device_prefetch(loader.iterate(
         train_batches, start, num_threads=setting(config, "loader_threads"), prefetch=setting(config, "prefetch_batches")
-    )
+    ), mesh)
     pending: list[dict[str, jax.Array]] = []
     interval_start = time.perf_counter()
     bar = tqdm(total=num_steps, initial=start, desc="train", unit="step", disable=jax.process_index() != 0)
     try:
         for step in range(start + 1, num_steps + 1):
-            batch = mesh_lib.to_global_arrays(numeric_arrays(next(batches)), mesh)
-            state, metrics = steps["train"](state, batch)
+            batch = next(batches)
+            phase = phase_of(step - 1)
+            state, metrics = steps["train"][phase](state, batch, frozen)
             pending.append(metrics)
             bar.update(1)
-            if step % log_every == 0 or step == num_steps:
+            if step % log_every == 0 or step == num_steps or phase_of(step) != phase:
                 means = to_floats(mean_metrics(pending))
                 elapsed = time.perf_counter() - interval_start
                 images_per_sec = len(pending) * config.batch_size / max(elapsed, 1e-9)
@@ -235,9 +295,10 @@ def run_steps(config, state, steps, train_batches, mesh, manager, log, evaluator
 class Evaluator:
     """Validation metrics (eval_step averaged over `eval_batches`) and preview grids."""
 
-    def __init__(self, config, val_source, steps, mesh, workdir: Path):
+    def __init__(self, config, val_source, steps, mesh, workdir: Path, frozen):
         from jaxpaint.data import loader
 
+        self.frozen = frozen
         self.guard = TrainingGuard.from_config(config)
         self.config, self.steps, self.mesh, self.workdir = config, steps, mesh, workdir
         self.eval_every = setting(config, "eval_every")
@@ -245,7 +306,7 @@ class Evaluator:
         self.batches = None
         if "eval" in steps or "preview" in steps:
             self.batches = loader.batch_dataset(
-                val_source, config.batch_size, seed=config.seed, shuffle=False, drop_remainder=True
+                val_source, config.batch_size, seed=config.seed, shuffle=False, drop_remainder=True, **process_shard()
             )
             self.num_batches = min(len(self.batches), setting(config, "eval_batches"))
 
@@ -259,7 +320,7 @@ class Evaluator:
             return
         final = step == int(self.config.num_steps)
         if "eval" in self.steps and (final or (self.eval_every and step % self.eval_every == 0)):
-            results = [self.steps["eval"](state, self._batch(i)) for i in range(self.num_batches)]
+            results = [self.steps["eval"](state, self._batch(i), self.frozen) for i in range(self.num_batches)]
             means = to_floats(mean_metrics(results))
             log.write(step, "val", means)
             self.guard.check(step, means, split="val")
@@ -273,7 +334,7 @@ class Evaluator:
     def _preview(self, state, step: int) -> None:
         from jaxpaint.report.grids import save_grid
 
-        images = jax.device_get(self.steps["preview"](state, self._batch(0)))
+        images = jax.device_get(self.steps["preview"](state, self._batch(0), self.frozen))
         if jax.process_index() == 0:
             path = self.workdir / "previews" / f"step_{step:07d}.png"
             path.parent.mkdir(parents=True, exist_ok=True)

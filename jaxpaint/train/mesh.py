@@ -6,6 +6,8 @@ replicated. The same code serves 1 CPU, several GPUs and several hosts.
 
 from __future__ import annotations
 
+import os
+
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
@@ -16,13 +18,18 @@ DATA_AXIS = "data"
 
 
 def initialize_distributed(config) -> None:
-    """Joins the multi-host job when the config asks for it (`distributed=True`); a no-op otherwise.
+    """Joins the multi-process job when the config asks for it (`distributed=True`); a no-op otherwise.
 
-    The coordinator address, process count and id come from the cluster
-    environment (SLURM, Kubernetes, …) as `jax.distributed.initialize` finds them.
+    The coordinator address, process count and id come from JAX_COORDINATOR_ADDRESS,
+    JAX_NUM_PROCESSES and JAX_PROCESS_ID when set (a job started by hand), else from the
+    cluster environment (SLURM, Kubernetes, …) as `jax.distributed.initialize` finds them.
+    On CPU the processes' collectives use gloo.
     """
-    if config.get("distributed", False) and not jax.distributed.is_initialized():
-        jax.distributed.initialize()
+    if not config.get("distributed", False) or jax.distributed.is_initialized():
+        return
+    env = lambda name: int(os.environ[name]) if os.environ.get(name) else None
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(num_processes=env("JAX_NUM_PROCESSES"), process_id=env("JAX_PROCESS_ID"))
 
 
 def make_mesh() -> Mesh:
@@ -47,19 +54,12 @@ def check_batch_size(batch_size: int, mesh: Mesh, where: str) -> None:
         )
 
 
-def host_slice(global_batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """This host's rows of a global batch (all of it on a single host)."""
-    count, index = jax.process_count(), jax.process_index()
-    if count == 1:
-        return global_batch
-    return {k: np.array_split(v, count)[index] for k, v in global_batch.items()}
+def global_shape(local_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The global shape of an array of which every process holds an equal share of rows."""
+    return (local_shape[0] * jax.process_count(),) + tuple(local_shape[1:])
 
 
-def to_global_arrays(global_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-    """Sends a host batch to the devices, sharded along 'data'; each host gives only its rows."""
+def to_global_arrays(local_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
+    """Sends this process's rows of a batch to the devices, sharded along 'data' (the whole batch on one host)."""
     sharding = batch_sharding(mesh)
-    local = host_slice(global_batch)
-    return {
-        k: jax.make_array_from_process_local_data(sharding, v, global_batch[k].shape) for k, v in local.items()
-    }
-
+    return {k: jax.make_array_from_process_local_data(sharding, v, global_shape(v.shape)) for k, v in local_batch.items()}

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxpaint.data.joints import NUM_SLOTS
+from jaxpaint.engine.inpaint import pad_to
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.ops.pixels import to_model
 
@@ -74,9 +75,7 @@ class PoseEvaluator:
         xy_parts, present_parts = [], []
         for start in range(0, len(images), self.chunk):
             part = images[start:start + self.chunk]
-            padded = np.zeros((self.chunk,) + images.shape[1:], np.uint8)
-            padded[: len(part)] = part
-            xy, present = jax.device_get(self._predict(self._params, self._batch_stats, padded))
+            xy, present = jax.device_get(self._predict(self._params, self._batch_stats, pad_to(part, self.chunk)))
             xy_parts.append(np.asarray(xy[: len(part)], np.float32))
             present_parts.append(np.asarray(present[: len(part)], bool))
         if not xy_parts:

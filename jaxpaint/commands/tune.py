@@ -1,0 +1,87 @@
+"""`jaxpaint tune --sweep experiments/sweeps/NAME.py:VARIANT --workdir DIR [--config.key=value ...]`.
+
+Runs the thesis's Algorithm 1 (jaxpaint.tuning): one parameter at a time, one training
+trial per value in DIR/trials/<values>/, the value with the lowest validation metric
+kept. Writes DIR/tune.json (the choice at each step, every trial's score) after each
+parameter and DIR/sweep.png (the metric against each parameter's values). Running the
+same command again resumes: finished trials are read back, never retrained.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "tune", help="Algorithm 1: tune a method's parameters one at a time on validation DSSIM",
+        description="Tunes one parameter at a time. Extra --config.key=value arguments apply to every trial.",
+    )
+    parser.add_argument("--sweep", required=True, help="sweep file and variant, e.g. context_encoder:tiny")
+    parser.add_argument("--workdir", required=True, help="folder for the trials, tune.json and sweep.png")
+    parser.set_defaults(func=run, accepts_overrides=True)
+
+
+def trial_finished(workdir: Path, num_steps: int) -> bool:
+    from jaxpaint.train.metrics_log import METRICS_FILE, read_metrics
+
+    return any(r["split"] == "val" and r["step"] == num_steps for r in read_metrics(workdir / METRICS_FILE))
+
+
+def tune(sweep_spec: str, workdir, overrides=()) -> dict:
+    from jaxpaint import tuning
+    from jaxpaint.config import load_config
+    from jaxpaint.train.loop import train_and_evaluate
+    from jaxpaint.train.metrics_log import METRICS_FILE
+
+    sweep = tuning.load_sweep(sweep_spec)
+    workdir = Path(workdir)
+    base = [*sweep["overrides"], *overrides]
+    base_config = load_config(sweep["config"], base)  # a bad config or override fails here, before any trial
+    for name, values in sweep["parameters"]:
+        for value in values:
+            load_config(sweep["config"], [*base, tuning.override(name, value)])
+    start = {name: _get(base_config, name) for name, _ in sweep["parameters"]}
+    trials: dict[str, float] = {}
+
+    def score(choices: dict) -> float:
+        trial_dir = workdir / "trials" / tuning.trial_name(choices)
+        config = load_config(sweep["config"], [*base, *(tuning.override(k, v) for k, v in choices.items())])
+        status = "done" if trial_finished(trial_dir, int(config.num_steps)) else "training"
+        print(f"trial {trial_dir.name}: {status}")
+        if status == "training":
+            train_and_evaluate(config, trial_dir)
+        trials[trial_dir.name] = tuning.last_validation(trial_dir / METRICS_FILE, sweep["metric"])
+        return trials[trial_dir.name]
+
+    steps: list[dict] = []
+
+    def record(step: dict) -> None:
+        steps.append(step)
+        print(f"{step['parameter']}: " + ", ".join(f"{v!r} -> {s:.4f}" for v, s in zip(step["values"], step["scores"]))
+              + f"; chosen {step['chosen']!r}")
+        tuning.write_json_atomic(workdir / tuning.RESULT_FILE, {
+            "sweep": sweep_spec, "config": sweep["config"], "metric": sweep["metric"], "overrides": base,
+            "start": start, "steps": steps, "trials": trials,
+        })
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    choices, steps_done = tuning.algorithm1(sweep["parameters"], start, score, record)
+    result = {"sweep": sweep_spec, "config": sweep["config"], "metric": sweep["metric"], "overrides": base,
+              "start": start, "steps": steps_done, "trials": trials, "chosen": choices}
+    tuning.write_json_atomic(workdir / tuning.RESULT_FILE, result)
+    tuning.plot_sweep(steps_done, workdir / "sweep.png", sweep["metric"])
+    return result
+
+
+def _get(config, dotted: str):
+    for part in dotted.split("."):
+        config = config[part]
+    return config
+
+
+def run(args) -> int:
+    result = tune(args.sweep, args.workdir, args.overrides)
+    chosen = ", ".join(f"{k}={v!r}" for k, v in result["chosen"].items())
+    print(f"chosen: {chosen}\nresults: {Path(args.workdir) / 'tune.json'}, plot: {Path(args.workdir) / 'sweep.png'}")
+    return 0

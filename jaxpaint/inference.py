@@ -1,0 +1,36 @@
+"""Inpainters ready to use: a trained run restored from its workdir, or a method without training."""
+
+from __future__ import annotations
+
+import ml_collections
+
+from jaxpaint.config import CONFIG_DIR, load_config
+from jaxpaint.engine.inpaint import Inpainter
+from jaxpaint.errors import JaxpaintError
+from jaxpaint.methods import get_inpainting_method, is_trainable
+from jaxpaint.train.checkpoint import restore_run
+
+
+def default_config(name: str) -> ml_collections.ConfigDict:
+    """experiments/configs/<name>.py's default config when there is one, else just the method name."""
+    if (CONFIG_DIR / f"{name}.py").is_file():
+        return load_config(name)
+    return ml_collections.ConfigDict({"method": name})
+
+
+def load_inpainter(name: str, workdir=None, config=None) -> Inpainter:
+    """The method's inpainter: `(uint8 (B,S,S,3), bool (B,S,S)) -> uint8 (B,S,S,3)`.
+
+    A trainable method is restored from `workdir` (its config.json and latest
+    checkpoint); `config`, when given, replaces the saved config. Methods without
+    training (holes, diffusion) get `make_inpainter(config, None)`.
+    """
+    module = get_inpainting_method(name)
+    if not is_trainable(module):
+        return module.make_inpainter(config if config is not None else default_config(name), None)
+    if workdir is None:
+        raise JaxpaintError(f"method {name!r} is trained: give the workdir of its training run")
+    saved_config, state = restore_run(workdir)
+    if saved_config.method != name:
+        raise JaxpaintError(f"{workdir} holds a {saved_config.method!r} run, not {name!r}")
+    return module.make_inpainter(config if config is not None else saved_config, state)

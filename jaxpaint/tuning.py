@@ -1,0 +1,121 @@
+"""The thesis's Algorithm 1: tune one parameter at a time, keeping the best value of each.
+
+Start from a method's default config. For each parameter in turn, train one trial per
+value with every other parameter at its current choice, score each trial on the
+validation split (lower is better: DSSIM), keep the best value, move on.
+
+Each trial is its own training workdir, named after its overrides, so an interrupted
+sweep started again resumes the unfinished trial (the trainer resumes by itself) and
+never retrains a finished one. The same seed gives the same choices.
+
+A sweep spec is a Python file in experiments/sweeps/ whose `get_sweep(variant)` returns
+{"config": "context_encoder:lspet", "parameters": [["loss.lambda_rec", [0.8, ...]], ...],
+ "metric": "block_dssim", "overrides": ["--config.num_steps=...", ...]}: the trial's score is
+its last validation record of `metric` in metrics.jsonl (the methods log block DSSIM there).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+from typing import Callable
+
+from jaxpaint.errors import JaxpaintError
+
+SWEEP_DIR = Path(__file__).resolve().parents[1] / "experiments" / "sweeps"
+RESULT_FILE = "tune.json"
+
+
+def load_sweep(spec: str) -> dict:
+    """`file.py:variant` (a bare name means experiments/sweeps/<name>.py) -> the checked sweep dict."""
+    path_part, _, variant = spec.partition(":")
+    path = Path(path_part) if Path(path_part).suffix else SWEEP_DIR / f"{path_part}.py"
+    if not path.is_file():
+        raise JaxpaintError(f"sweep file {path} does not exist (from --sweep {spec!r})")
+    module_spec = importlib.util.spec_from_file_location(f"jaxpaint_sweep_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    try:
+        sweep = module.get_sweep(variant) if variant else module.get_sweep()
+    except KeyError as err:
+        raise JaxpaintError(f"sweep {path}: unknown variant {variant!r} ({err})") from None
+    for key in ("config", "parameters", "metric"):
+        if key not in sweep:
+            raise JaxpaintError(f"sweep {path}: get_sweep() must give {key!r}")
+    for name, values in sweep["parameters"]:
+        if not values:
+            raise JaxpaintError(f"sweep {path}: parameter {name!r} has no values to try")
+    sweep.setdefault("overrides", [])
+    return sweep
+
+
+def override(name: str, value) -> str:
+    return f"--config.{name}={value!r}"
+
+
+def trial_name(choices: dict) -> str:
+    """A folder name that spells out the trial's parameter values, e.g. loss.lambda_rec=0.9,loss.overlap=4."""
+    text = ",".join(f"{k}={v!r}" for k, v in choices.items())
+    return re.sub(r"[^A-Za-z0-9_.,=+-]", "_", text) or "default"
+
+
+def algorithm1(parameters: list, start: dict, score: Callable[[dict], float],
+               on_step: Callable[[dict], None] = lambda record: None) -> tuple[dict, list[dict]]:
+    """Coordinate descent over `parameters` ([[name, values], ...]) from the `start` choices.
+
+    `score(choices) -> float` trains and scores one trial (lower is better); ties keep the
+    first value. Returns the final choices and one record per parameter:
+    {"parameter", "values", "scores", "chosen"}.
+    """
+    choices, steps = dict(start), []
+    for name, values in parameters:
+        scores = [score({**choices, name: value}) for value in values]
+        best = min(range(len(values)), key=lambda i: scores[i])
+        choices[name] = values[best]
+        record = {"parameter": name, "values": list(values), "scores": scores, "chosen": values[best]}
+        steps.append(record)
+        on_step(record)
+    return choices, steps
+
+
+def plot_sweep(steps: list[dict], out_path: Path, metric: str) -> Path:
+    """One panel per parameter: the validation metric against its values, the chosen one marked (thesis Figs. 10–14)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(steps), figsize=(4 * len(steps), 3.2), squeeze=False)
+    for ax, step in zip(axes[0], steps):
+        positions = range(len(step["values"]))
+        ax.plot(positions, step["scores"], marker="o")
+        chosen = step["values"].index(step["chosen"])
+        ax.plot([chosen], [step["scores"][chosen]], marker="*", markersize=14, color="tab:red", label="chosen")
+        ax.set_xticks(list(positions), [str(v) for v in step["values"]])
+        ax.set_xlabel(step["parameter"])
+        ax.set_ylabel(f"validation {metric}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=90)
+    plt.close(fig)
+    return out_path
+
+
+def last_validation(metrics_file: Path, metric: str) -> float:
+    """The last validation record's `metric` in a run's metrics.jsonl."""
+    from jaxpaint.train.metrics_log import read_metrics
+
+    values = [r["metrics"][metric] for r in read_metrics(metrics_file) if r["split"] == "val" and metric in r["metrics"]]
+    if not values:
+        raise JaxpaintError(f"{metrics_file}: no validation record of {metric!r}; does the method's eval_step give it?")
+    return float(values[-1])
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    from jaxpaint.data.images import write_bytes_atomic
+
+    write_bytes_atomic(path, (json.dumps(obj, indent=1) + "\n").encode())

@@ -1,0 +1,60 @@
+"""Algorithm 1: the choices against a hand-worked case, and `jaxpaint tune` end to end with resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jaxpaint import tuning
+from jaxpaint.commands.tune import tune
+from jaxpaint.config import load_config
+
+
+def test_algorithm1_tunes_one_parameter_at_a_time_from_the_current_choices():
+    # score = (a - 2)² + (b - 3)² + a·b: with a fixed at its best value given b = 0, then b given that a.
+    calls = []
+
+    def score(c):
+        calls.append(dict(c))
+        return (c["a"] - 2) ** 2 + (c["b"] - 3) ** 2 + c["a"] * c["b"]
+
+    choices, steps = tuning.algorithm1([["a", [0, 1, 2, 3]], ["b", [0, 1, 2, 3]]], {"a": 0, "b": 0}, score)
+    # Step a (b = 0): scores 13, 10, 9, 10 -> a = 2. Step b (a = 2): scores 9, 6, 5, 6 -> b = 2.
+    # (A grid search would find a = 1, b = 2 with 4: Algorithm 1 is coordinate descent, not a grid.)
+    assert steps[0]["scores"] == [13, 10, 9, 10] and steps[0]["chosen"] == 2
+    assert steps[1]["scores"] == [9, 6, 5, 6] and steps[1]["chosen"] == 2
+    assert choices == {"a": 2, "b": 2}
+    assert len(calls) == 8  # one trial per value, never a grid
+
+
+def test_every_sweep_spec_and_its_tiny_twin_load():
+    for path in sorted(tuning.SWEEP_DIR.glob("*.py")):
+        for variant in ("tiny", None):
+            sweep = tuning.load_sweep(f"{path}:{variant}" if variant else str(path))
+            for name, values in sweep["parameters"]:
+                for value in values:  # every value is a valid override of the method's config
+                    load_config(sweep["config"], [*sweep["overrides"], tuning.override(name, value)])
+
+
+def test_tune_end_to_end_resumes_without_retraining(tmp_path, capsys):
+    result = tune("tests/toy_sweep.py", tmp_path)
+    assert result["chosen"]["optim.gen_lr"] == 0.003  # training lowers the loss below the untrained net's
+    saved = json.loads((tmp_path / "tune.json").read_text())
+    assert saved["chosen"] == result["chosen"] and len(saved["trials"]) == 3  # 2 + 2 values, one trial shared
+    assert (tmp_path / "sweep.png").stat().st_size > 0
+    capsys.readouterr()
+    again = tune("tests/toy_sweep.py", tmp_path)
+    assert again["chosen"] == result["chosen"] and again["trials"] == result["trials"]
+    assert "training" not in capsys.readouterr().out  # every trial was read back
+
+
+def test_a_sweep_value_the_config_does_not_have_is_refused_before_training(tmp_path):
+    from jaxpaint.errors import JaxpaintError
+
+    spec = tmp_path / "bad.py"
+    spec.write_text('def get_sweep(variant=None):\n    return {"config": "tests/toy_config.py:tiny", "metric": "rec_loss",'
+                    ' "parameters": [["model.no_such_knob", [1, 2]]]}\n')
+    with pytest.raises(JaxpaintError, match="no_such_knob"):
+        tune(str(spec), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
