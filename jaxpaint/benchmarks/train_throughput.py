@@ -6,7 +6,7 @@ dense float32 matmul as the ceiling to compare with. The batch is synthetic (ran
 pixels and block holes), so the data pipeline is not part of the figure.
 
 When PyTorch is installed (the `bench` extra), the same run also times a PyTorch CPU
-model of the same shapes and step structure (G forward, D on the prediction,
+model of the same shapes and step structure (G forward, D on the composite,
 reconstruction + adversarial loss, G and D Adam updates, D on real and fake), in
 rounds alternating with the JAX step so that load from other processes hits both
 alike; the figure is the ratio of the medians. `--per-layer` adds a table of
@@ -92,6 +92,7 @@ def import_torch():
 
 # ---------------------------------------------------------------------------------------------
 # The PyTorch reference: same shapes and step structure as jaxpaint.methods.context_encoder
+# (jaxpaint.engine.gan.train_step in its "gan" phase)
 
 
 def layer_specs(config) -> list[dict]:
@@ -192,12 +193,13 @@ def torch_train_step(torch, config):
         grown = torch.nn.functional.max_pool2d(hole, 2 * loss.overlap + 1, 1, loss.overlap)
         weights = hole + loss.overlap_weight * (grown - hole)
         rec = torch.sum(weights * (prediction - image) ** 2) / (3 * torch.sum(weights))
-        adv = torch.mean(softplus(-discriminator(prediction)))
+        shown = torch.where(hole > 0, prediction, image)  # D judges the composite, as jaxpaint.engine.gan
+        adv = torch.mean(softplus(-discriminator(shown)))
         g_loss = loss.lambda_rec * rec + (1 - loss.lambda_rec) * adv
         g_opt.zero_grad()
         g_loss.backward(inputs=g_params)  # like jax.grad w.r.t. G's params only
         g_opt.step()
-        fake = prediction.detach()
+        fake = shown.detach()
         d_loss = torch.mean(softplus(-discriminator(image))) + torch.mean(softplus(discriminator(fake)))
         d_opt.zero_grad()
         d_loss.backward()
