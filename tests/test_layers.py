@@ -24,12 +24,19 @@ def assert_same_layer(reference: nn.Module, fast: nn.Module, shape, seed: int = 
     params = reference.init(jax.random.key(seed + 1), x)
     params = jax.tree.map(lambda p: p + 0.1 * jax.random.normal(jax.random.key(seed + 2), p.shape), params)
     assert jax.tree.map(jnp.shape, fast.init(jax.random.key(0), x)) == jax.tree.map(jnp.shape, params)
-    y_ref, pull_ref = jax.vjp(reference.apply, params, x)
-    y_fast, pull_fast = jax.vjp(fast.apply, params, x)
+    out_shape = jax.eval_shape(reference.apply, params, x).shape
+    cotangent = jax.random.normal(jax.random.key(seed + 3), out_shape)
+
+    @jax.jit  # one compilation for both layers, forward and backward
+    def outputs_and_grads(params, x):
+        y_ref, pull_ref = jax.vjp(reference.apply, params, x)
+        y_fast, pull_fast = jax.vjp(fast.apply, params, x)
+        return y_ref, y_fast, pull_ref(cotangent), pull_fast(cotangent)
+
+    y_ref, y_fast, grads_ref, grads_fast = outputs_and_grads(params, x)
     assert y_fast.shape == y_ref.shape
     np.testing.assert_allclose(y_fast, y_ref, rtol=0, atol=FORWARD_TOL)
-    cotangent = jax.random.normal(jax.random.key(seed + 3), y_ref.shape)
-    for g_fast, g_ref in zip(jax.tree.leaves(pull_fast(cotangent)), jax.tree.leaves(pull_ref(cotangent))):
+    for g_fast, g_ref in zip(jax.tree.leaves(grads_fast), jax.tree.leaves(grads_ref), strict=True):
         np.testing.assert_allclose(g_fast, g_ref, rtol=0, atol=GRAD_TOL)
 
 
@@ -137,9 +144,9 @@ class FlaxDiscriminator(nn.Module):
 def test_models_keep_the_flax_layer_param_tree_and_outputs(fast, reference):
     """Checkpoints of the flax-layer models load into the fast ones and give the same outputs."""
     x = jax.random.uniform(jax.random.key(0), (2, 32, 32, 3), minval=-1, maxval=1)
-    variables = reference.init(jax.random.key(1), x, train=False)
+    variables = jax.jit(lambda x: reference.init(jax.random.key(1), x, train=False))(x)
     fast_shapes = jax.eval_shape(lambda: fast.init(jax.random.key(1), x, train=False))
     assert jax.tree.structure(fast_shapes) == jax.tree.structure(variables)
     assert jax.tree.map(jnp.shape, fast_shapes) == jax.tree.map(jnp.shape, variables)
-    np.testing.assert_allclose(fast.apply(variables, x, train=False), reference.apply(variables, x, train=False),
-                               rtol=0, atol=FORWARD_TOL)
+    both = jax.jit(lambda v, x: (fast.apply(v, x, train=False), reference.apply(v, x, train=False)))
+    np.testing.assert_allclose(*both(variables, x), rtol=0, atol=FORWARD_TOL)

@@ -6,7 +6,7 @@ dense float32 matmul as the ceiling to compare with. The batch is synthetic (ran
 pixels and block holes), so the data pipeline is not part of the figure.
 
 When PyTorch is installed (the `bench` extra), the same run also times a PyTorch CPU
-model of the same shapes and step structure (G forward, D on the prediction,
+model of the same shapes and step structure (G forward, D on the composite,
 reconstruction + adversarial loss, G and D Adam updates, D on real and fake), in
 rounds alternating with the JAX step so that load from other processes hits both
 alike; the figure is the ratio of the medians. `--per-layer` adds a table of
@@ -92,6 +92,7 @@ def import_torch():
 
 # ---------------------------------------------------------------------------------------------
 # The PyTorch reference: same shapes and step structure as jaxpaint.methods.context_encoder
+# (jaxpaint.engine.gan.train_step in its "gan" phase)
 
 
 def layer_specs(config) -> list[dict]:
@@ -192,12 +193,13 @@ def torch_train_step(torch, config):
         grown = torch.nn.functional.max_pool2d(hole, 2 * loss.overlap + 1, 1, loss.overlap)
         weights = hole + loss.overlap_weight * (grown - hole)
         rec = torch.sum(weights * (prediction - image) ** 2) / (3 * torch.sum(weights))
-        adv = torch.mean(softplus(-discriminator(prediction)))
+        shown = torch.where(hole > 0, prediction, image)  # D judges the composite, as jaxpaint.engine.gan
+        adv = torch.mean(softplus(-discriminator(shown)))
         g_loss = loss.lambda_rec * rec + (1 - loss.lambda_rec) * adv
         g_opt.zero_grad()
         g_loss.backward(inputs=g_params)  # like jax.grad w.r.t. G's params only
         g_opt.step()
-        fake = prediction.detach()
+        fake = shown.detach()
         d_loss = torch.mean(softplus(-discriminator(image))) + torch.mean(softplus(discriminator(fake)))
         d_opt.zero_grad()
         d_loss.backward()
@@ -247,13 +249,13 @@ def time_jax_layer(spec: dict, batch_size: int, fast: bool, repeats: int) -> flo
     params = module.init(jax.random.key(1), x)
     cotangent = jax.random.normal(jax.random.key(2), jax.eval_shape(module.apply, params, x).shape)
 
-    def forward_and_grad(p, x):
+    def forward_and_grad(p, x, cotangent):  # the cotangent is an argument, not a constant to fold
         y, pull = jax.vjp(module.apply, p, x)
         return y, pull(cotangent)
 
     fn = jax.jit(forward_and_grad)
-    jax.block_until_ready(fn(params, x))
-    return min(time_calls(fn, (params, x), 1) for _ in range(repeats))
+    jax.block_until_ready(fn(params, x, cotangent))
+    return min(time_calls(fn, (params, x, cotangent), 1) for _ in range(repeats))
 
 
 def time_torch_layer(torch, spec: dict, batch_size: int, repeats: int) -> float:
@@ -336,6 +338,7 @@ def run(args) -> dict:
         torch_args = torch_batch(torch, host_batch)
         torch_step(*torch_args)  # warm-up
 
+    load_before = os.getloadavg()[0]
     jax_rounds, torch_rounds = [], []
     for _ in range(args.rounds):
         start = time.perf_counter()
@@ -349,6 +352,7 @@ def run(args) -> dict:
                 torch_step(*torch_args)
             torch_rounds.append((time.perf_counter() - start) / args.steps)
     seconds = statistics.median(jax_rounds)
+    load_after = os.getloadavg()[0]
 
     ceiling = matmul_ceiling(args.matmul_size)
     info = machine_info()
@@ -369,9 +373,13 @@ def run(args) -> dict:
         **ceiling,
         "fraction_of_matmul_ceiling": flops / seconds / ceiling["matmul_flops_per_s"],
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        # Other processes' load: a 1-minute load average above the core count means both
+        # frameworks shared the cores during the timed rounds.
+        "load_average_1min": [load_before, load_after],
         "machine": info,
     }
-    print(f"machine: {format_machine(info)}; XLA_FLAGS={figures['xla_flags']!r}")
+    print(f"machine: {format_machine(info)}; XLA_FLAGS={figures['xla_flags']!r}; "
+          f"load average {load_before:.1f} -> {load_after:.1f} over the timed rounds")
     print(f"context_encoder:{args.variant} train step, batch {args.batch_size} at {size} px: "
           f"{figures['images_per_s']:.2f} images/s (median of {args.rounds} rounds of {args.steps} steps: "
           + ", ".join(f"{s:.2f}" for s in jax_rounds) + f" s/step; compile {compile_seconds:.1f} s)")

@@ -198,7 +198,7 @@ def _transpose_pads(kernel_size: Sequence[int], strides: Sequence[int], padding)
     return pads
 
 
-def _phase_taps(k: int, s: int, low: int, phase: int) -> tuple[int, int]:
+def _phase_taps(s: int, low: int, phase: int) -> tuple[int, int]:
     """For output phase r of a transposed conv (no kernel flip): the first tap t0 ≡ low - r (mod s)
     and the input offset d0 it reads: y[s·m + r] = Σ_j x[m + d0 + j] · K[t0 + s·j]."""
     t0 = (low - phase) % s
@@ -210,7 +210,7 @@ def _phase_table(k: int, s: int, low: int) -> tuple[int, int, np.ndarray]:
     table[d, r] is the kernel tap that offset d_first + d contributes to phase r, or k (a zero tap)."""
     taps = {}
     for r in range(s):
-        t0, d0 = _phase_taps(k, s, low, r)
+        t0, d0 = _phase_taps(s, low, r)
         for j, t in enumerate(range(t0, k, s)):
             taps[(d0 + j, r)] = t
     offsets = [d for d, _ in taps] or [0]
@@ -245,11 +245,11 @@ def phase_conv_transpose(x: jax.Array, kernel: jax.Array, strides: Sequence[int]
     m_h, m_w = -(-out_h // s), -(-out_w // s)
     phases = []
     for r_h in range(s):
-        t_h, d_h = _phase_taps(kh, s, pads[0][0], r_h)
+        t_h, d_h = _phase_taps(s, pads[0][0], r_h)
         n_h = len(range(t_h, kh, s))
         row = []
         for r_w in range(s):
-            t_w, d_w = _phase_taps(kw, s, pads[1][0], r_w)
+            t_w, d_w = _phase_taps(s, pads[1][0], r_w)
             n_w = len(range(t_w, kw, s))
             # Phase input rows d_h .. m_h - 1 + d_h + n_h - 1 (zeros outside x).
             rows = (-d_h, m_h - 1 + d_h + n_h - 1 - (x.shape[1] - 1))
