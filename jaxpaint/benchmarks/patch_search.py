@@ -12,6 +12,9 @@ Prints one JSON object:
   argmax) over the batched search, on the smallest case.
 - `seconds_per_image`: {image side: s} of the whole patch-synthesis method, when
   `--method-sizes` is given (default 128 and 256; the content network is the diffusion fill).
+  Each size runs the method twice (a compiling warm-up, then the timed run). On 2
+  shared CPU cores the 128 px one alone takes about 7 minutes; pass `--method-sizes`
+  with no value to skip it.
 
     jaxpaint bench patch_search [-- --sizes 64 128 256 --channels 256 --tile 256]
 """
