@@ -95,10 +95,11 @@ def nearest_patches(queries, keys, key_valid, tile: int | None = None):
     """
     b, q, d = queries.shape
     key_unit = keys / jnp.maximum(jnp.linalg.norm(keys, axis=-1, keepdims=True), EPS)
+    key_unit = jnp.swapaxes(key_unit, 1, 2)  # (B, D, N) once, so no tile transposes the keys again
     query_norm = jnp.maximum(jnp.linalg.norm(queries, axis=-1), EPS)
 
     def best(query_tile):  # (B, T, D) -> (B, T), (B, T)
-        scores = jnp.einsum("btd,bnd->btn", query_tile, key_unit, preferred_element_type=jnp.float32)
+        scores = jnp.einsum("btd,bdn->btn", query_tile, key_unit, preferred_element_type=jnp.float32)
         scores = jnp.where(key_valid[:, None, :], scores, -jnp.inf)
         return jnp.argmax(scores, axis=-1).astype(jnp.int32), jnp.max(scores, axis=-1)
 
