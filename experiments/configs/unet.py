@@ -29,7 +29,7 @@ Variants:
          (validation DSSIM after 400 steps at width 16: 0.256 with these two
          options, 0.334 with the paper's mean-colour fill and tanh head).
          0.10 CPU-seconds (3.2 GFLOP) a step.
-  tiny   tests only: 32 px, width 2, a few steps.
+  tiny   tests only: 64 px, width 2, a few steps.
 
 Perceptual weight. The team's code multiplies its perceptual loss by 1e-12, which
 turns it off. Here it is `loss.perceptual_weight`, default 1e-3. Measured on 12
@@ -136,7 +136,7 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         return c
     if variant == "tiny":
         c.data.dataset = "synthetic_64_seed0"
-        c.data.image_size = 32
+        c.data.image_size = 64
         c.batch_size = 4
         c.model.width = 2
         c.model.disc_width = 2
