@@ -18,6 +18,15 @@ def default_config(name: str) -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict({"method": name})
 
 
+def content_method_inpainter(module, config) -> Inpainter:
+    """A method that refines another's first guess (patch synthesis): the guess's inpainter is built from
+    `content_method` and `content_workdir` in the config (the module's defaults where absent)."""
+    settings = module.default_config()
+    settings.update({k: v for k, v in dict(config or {}).items() if k in settings})
+    content = load_inpainter(settings.content_method, settings.content_workdir)
+    return module.make_inpainter(settings, content)
+
+
 def load_inpainter(name: str, workdir=None, config=None) -> Inpainter:
     """The method's inpainter: `(uint8 (B,S,S,3), bool (B,S,S)) -> uint8 (B,S,S,3)`.
 
@@ -26,6 +35,8 @@ def load_inpainter(name: str, workdir=None, config=None) -> Inpainter:
     training (holes, diffusion) get `make_inpainter(config, None)`.
     """
     module = get_inpainting_method(name)
+    if getattr(module, "NEEDS_CONTENT", False):
+        return content_method_inpainter(module, config)
     if not is_trainable(module):
         return module.make_inpainter(config if config is not None else default_config(name), None)
     if workdir is None:

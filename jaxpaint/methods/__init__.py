@@ -13,6 +13,7 @@ INPAINTING_METHODS = {
     "context_encoder": "jaxpaint.methods.context_encoder",
     "unet": "jaxpaint.methods.unet",
     "semantic": "jaxpaint.methods.semantic",
+    "patch_synthesis": "jaxpaint.methods.patch_synthesis",
     "holes": "jaxpaint.methods.baselines",
     "diffusion": "jaxpaint.methods.baselines",
 }

