@@ -117,24 +117,13 @@ def dataset_split(data_dir: str, dataset: str, split: str, limit: int | None) ->
 # --- batching at the model's size ---------------------------------------------------------------
 
 
-def resize_image(image: np.ndarray, size: int) -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
-
-
 def resize_hole(hole: np.ndarray, size: int) -> np.ndarray:
     """Any output pixel touched by a hole pixel is a hole, so no hole colour leaks in as context."""
     from PIL import Image
 
-    area = np.asarray(Image.fromarray(hole.astype(np.float32)).resize((size, size), Image.BOX))
-    return area > 0
+    from jaxpaint.data.images import resize_pixels
 
-
-def resize_back(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.fromarray(image).resize((shape[1], shape[0]), Image.BILINEAR))
+    return resize_pixels(hole.astype(np.float32), (size, size), Image.Resampling.BOX) > 0
 
 
 def inpaint_group(inpainter, images: list[np.ndarray], holes: list[np.ndarray], model_size: int | None) -> list[np.ndarray]:
@@ -143,11 +132,13 @@ def inpaint_group(inpainter, images: list[np.ndarray], holes: list[np.ndarray], 
     With a model size, each image of another size is resized to it and its
     prediction resized back; without one, the images must share a size.
     """
+    from jaxpaint.data.images import resize_pixels
+
     if model_size is not None:
         fits = [im.shape[:2] == (model_size, model_size) for im in images]
-        batch = np.stack([im if ok else resize_image(im, model_size) for im, ok in zip(images, fits)])
+        batch = np.stack([im if ok else resize_pixels(im, (model_size, model_size)) for im, ok in zip(images, fits)])
         batch_holes = np.stack([h if ok else resize_hole(h, model_size) for h, ok in zip(holes, fits)])
-        predicted = [p if ok else resize_back(p, im.shape[:2]) for p, im, ok in zip(inpainter(batch, batch_holes), images, fits)]
+        predicted = [p if ok else resize_pixels(p, im.shape[:2]) for p, im, ok in zip(inpainter(batch, batch_holes), images, fits)]
     else:
         predicted = list(inpainter(np.stack(images), np.stack(holes)))
     return [np.where(h[..., None], p, im).astype(np.uint8) for p, im, h in zip(predicted, images, holes)]

@@ -23,6 +23,7 @@ import dataclasses
 import numpy as np
 from PIL import Image
 
+from jaxpaint.data.images import resize_pixels
 from jaxpaint.data.joints import Pose
 
 CONTEXT = 1.4
@@ -73,9 +74,8 @@ def whole_image_box(height: int, width: int) -> tuple[int, int, int, int]:
 
 def crop_square(image: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.ndarray:
     """Pixels of an integer square box (black outside the image), resized to size x size with Lanczos."""
-    pil = Image.fromarray(np.asarray(image, np.uint8))
-    cropped = pil.crop(box)  # PIL pads with zeros where the box leaves the image
-    return np.asarray(cropped.resize((size, size), Image.Resampling.LANCZOS), np.uint8)
+    cropped = Image.fromarray(np.asarray(image, np.uint8)).crop(box)  # zeros where the box leaves the image
+    return resize_pixels(np.asarray(cropped), (size, size), Image.Resampling.LANCZOS)
 
 
 def crop_to_box(image: np.ndarray, pose: Pose, box: tuple[int, int, int, int], size: int, person: int) -> Crop:

@@ -83,6 +83,11 @@ def _check_image_array(array: np.ndarray, path: Path) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+def resize_pixels(image: np.ndarray, shape: tuple[int, int], resample=Image.Resampling.BILINEAR) -> np.ndarray:
+    """An (H, W[, C]) uint8 or float32 array resized to `shape` = (height, width) with PIL's `resample`."""
+    return np.asarray(Image.fromarray(image).resize((shape[1], shape[0]), resample))
+
+
 def encode_png(array: np.ndarray, path: str | os.PathLike = "<memory>") -> bytes:
     """PNG bytes of a uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array; same array, same bytes."""
     array = _check_image_array(array, Path(path))
