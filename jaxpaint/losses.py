@@ -34,26 +34,22 @@ def reconstruction_weights(hole: jax.Array, overlap: int, overlap_weight: float 
     return hole.astype(jnp.float32) + overlap_weight * band.astype(jnp.float32)
 
 
-def weighted_l2(prediction: jax.Array, target: jax.Array, weights: jax.Array) -> jax.Array:
-    """Σ w·(p − t)² / (C·Σ w) over the batch: the weighted mean squared error per channel value.
-
-    weights are (B, H, W) and broadcast over channels; all-zero weights give 0.
-    """
-    squared = jnp.sum(jnp.square(prediction - target), axis=-1)
-    total_weight = jnp.sum(weights) * prediction.shape[-1]
+def weighted_mean(errors: jax.Array, weights: jax.Array) -> jax.Array:
+    """Σ w·e / (C·Σ w) over the batch for per-value errors (B, H, W, C) and weights (B, H, W), which
+    broadcast over channels; all-zero weights give 0."""
+    total_weight = jnp.sum(weights) * errors.shape[-1]
     safe_total = jnp.where(total_weight > 0, total_weight, 1.0)
-    return jnp.where(total_weight > 0, jnp.sum(weights * squared) / safe_total, 0.0)
+    return jnp.where(total_weight > 0, jnp.sum(weights * jnp.sum(errors, axis=-1)) / safe_total, 0.0)
+
+
+def weighted_l2(prediction: jax.Array, target: jax.Array, weights: jax.Array) -> jax.Array:
+    """The weighted mean squared error per channel value."""
+    return weighted_mean(jnp.square(prediction - target), weights)
 
 
 def weighted_l1(prediction: jax.Array, target: jax.Array, weights: jax.Array) -> jax.Array:
-    """Σ w·|p − t| / (C·Σ w) over the batch: the weighted mean absolute error per channel value.
-
-    weights are (B, H, W) and broadcast over channels; all-zero weights give 0.
-    """
-    absolute = jnp.sum(jnp.abs(prediction - target), axis=-1)
-    total_weight = jnp.sum(weights) * prediction.shape[-1]
-    safe_total = jnp.where(total_weight > 0, total_weight, 1.0)
-    return jnp.where(total_weight > 0, jnp.sum(weights * absolute) / safe_total, 0.0)
+    """The weighted mean absolute error per channel value."""
+    return weighted_mean(jnp.abs(prediction - target), weights)
 
 
 def masked_reconstruction_loss(
