@@ -32,7 +32,7 @@ def trial_finished(workdir: Path, num_steps: int) -> bool:
 
 def tune(sweep_spec: str, workdir, overrides=()) -> dict:
     from jaxpaint import tuning
-    from jaxpaint.config import load_config
+    from jaxpaint.config import load_config, lookup
     from jaxpaint.train.loop import train_and_evaluate
     from jaxpaint.train.metrics_log import METRICS_FILE
 
@@ -45,7 +45,7 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
     for name, values in sweep["parameters"]:
         for value in values:
             load_config(sweep["config"], [*base, tuning.override(name, value)])
-    start = {name: _get(base_config, name) for name, _ in sweep["parameters"]}
+    start = {name: lookup(base_config, name) for name, _ in sweep["parameters"]}
     trials: dict[str, float] = {}
 
     def score(choices: dict) -> float:
@@ -76,12 +76,6 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
     tuning.write_json_atomic(workdir / tuning.RESULT_FILE, result)
     tuning.plot_sweep(steps_done, workdir / "sweep.png", sweep["metric"])
     return result
-
-
-def _get(config, dotted: str):
-    for part in dotted.split("."):
-        config = config[part]
-    return config
 
 
 def run(args) -> int:
