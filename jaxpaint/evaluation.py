@@ -4,8 +4,7 @@
 it inpaints every batch, scores each image per block (MSE, PSNR, DSSIM) and, given
 an LPIPS metric, as a whole (LPIPS VGG and AlexNet of the composite against the
 original); with a pose evaluator it adds WNJD and PCK against the labels and WNJD
-against the pose
-predicted on the unmasked original (what inpainting loses).
+against the pose predicted on the unmasked original (what inpainting loses).
 """
 
 from __future__ import annotations
