@@ -9,7 +9,7 @@ set of z (the thesis's Fig. 17), once an epoch in the configs.
 For each image the latent search (`jaxpaint.ops.latent_search`) finds the z whose
 G(z) best matches the known pixels near the holes while D finds it realistic, then
 fills the holes from G(ẑ), Poisson-blended. Whole chunks of images are searched by
-one compiled program, split over every device along the mesh's 'data' axis.
+one compiled program, split over the process's devices along the mesh's 'data' axis.
 
 Config fields read here:
   seed                   the search's PRNG seed (image i of a call starts from fold_in(key, i))
@@ -40,7 +40,7 @@ from jaxpaint.models.dcgan import DCGANGenerator
 from jaxpaint.models.discriminators import DCGANDiscriminator
 from jaxpaint.ops import latent_search
 from jaxpaint.ops.pixels import to_model, to_uint8
-from jaxpaint.engine.mesh import batch_sharding, check_batch_size, make_mesh, replicated_sharding
+from jaxpaint.engine.mesh import batch_sharding, make_mesh, replicated_sharding
 
 
 def generator(config) -> DCGANGenerator:
@@ -121,8 +121,11 @@ def make_inpainter(config, state) -> Callable[[np.ndarray, np.ndarray], np.ndarr
     size = int(config.data.image_size)
     chunk = int(config.batch_size)
     settings = search_settings(config)
-    mesh = make_mesh()
-    check_batch_size(chunk, mesh, "semantic inpainter")
+    # This process's devices only: under jax.distributed each process inpaints its own images.
+    mesh = make_mesh(jax.local_devices())
+    if chunk % mesh.devices.size:
+        raise JaxpaintError(f"semantic inpainter: batch_size {chunk} does not divide evenly over "
+                            f"{mesh.devices.size} devices; choose a multiple of {mesh.devices.size}")
     data, replicated = batch_sharding(mesh), replicated_sharding(mesh)
     g_vars, d_vars = jax.device_put(network_variables(state), replicated)
     model = generator(config)
