@@ -20,6 +20,10 @@ Config fields read here:
   search.preset          a latent_search preset ("yeh", "moodoki", "bamos"; default "yeh")
   search.<field>         optional overrides of SearchSettings fields (iterations,
                          prior_weight, restarts, learning_rate, …)
+  val_search_iterations  iterations of the search in `eval_step` (validation), which
+                         inpaints `eval_batches` validation batches with the search
+                         (otherwise as configured) and scores them per block: the
+                         validation DSSIM that Algorithm 1 (`jaxpaint tune`) compares
 
 The state is a trained DCGAN's: params["generator"], params["discriminator"] and
 model_state["generator"], model_state["discriminator"] (their batch_stats).
@@ -27,6 +31,7 @@ model_state["generator"], model_state["discriminator"] (their batch_stats).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import jax
@@ -36,6 +41,7 @@ import optax
 from jaxpaint.engine import gan
 from jaxpaint.engine.inpaint import check_batch
 from jaxpaint.errors import JaxpaintError
+from jaxpaint.methods.context_encoder import block_metrics
 from jaxpaint.models.dcgan import DCGANGenerator
 from jaxpaint.models.discriminators import DCGANDiscriminator
 from jaxpaint.ops import latent_search
@@ -107,6 +113,24 @@ def network_variables(state) -> tuple[dict, dict]:
     except (KeyError, TypeError, AttributeError):
         raise JaxpaintError("semantic: the state is not a trained DCGAN's (need params and model_state "
                             "for 'generator' and 'discriminator')") from None
+
+
+def eval_step(config, state, batch: dict) -> dict[str, jax.Array]:
+    """Validation by inpainting: the latent search (`val_search_iterations` steps) fills the batch's holes
+    and the composite is scored per block, as `jaxpaint evaluate` scores it. Image i of the batch starts
+    from the inpainter's key for position i, so a run's first validation batch scores the same as
+    inpainting it with batch_size images a call and search.iterations = val_search_iterations."""
+    settings = dataclasses.replace(search_settings(config), iterations=int(config.val_search_iterations))
+    g_vars, d_vars = network_variables(state)
+    model = generator(config)
+    images, holes = batch["image"], batch["hole"]
+    keys = latent_search.image_keys(jax.random.key(int(config.seed)), 0, images.shape[0])
+    found = latent_search.search(model, discriminator(config), settings, model.latent_dim, g_vars, d_vars,
+                                 images, holes, keys)
+    metrics = {"search_loss": found["loss"].mean()}
+    if "blocks" in batch and "num_blocks" in batch:
+        metrics.update(block_metrics(to_uint8(found["filled"]), to_uint8(images), batch["blocks"], batch["num_blocks"]))
+    return metrics
 
 
 def make_inpainter(config, state) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
