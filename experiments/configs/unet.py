@@ -49,6 +49,7 @@ PAPER_TRAIN_IMAGES = 28755
 LSPET_TRAIN_IMAGES = 4752
 PAPER_G_ONLY_EPOCHS = 5
 PAPER_GAN_EPOCHS = 15
+POSE_LSPET_WEIGHT = 4.0  # γ of pose_lspet; see the module docstring
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -78,6 +79,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.bn_momentum = 0.99  # the team's BN decay
     c.model.input_fill = "mean"  # what G sees in the holes: "mean" colour (the paper) or "harmonic" fill
     c.model.residual = False     # True: G predicts a correction to its input image (beyond the paper)
+    c.model.pose_condition = False  # True: G also sees the hourglass's heatmaps of its input (12 channels)
 
     c.loss = ml_collections.ConfigDict()
     c.loss.hole_weight = 6.0
@@ -85,6 +87,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.loss.perceptual_weight = 1e-3      # see the module docstring
     c.loss.perceptual_layers = ("relu2_2", "relu3_3", "relu4_3", "relu5_3")
     c.loss.adversarial_weight = 0.01     # β
+    c.loss.pose_weight = 0.0             # γ: heatmap distance of the frozen hourglass (0: plain U-Net)
+
+    c.pose = ml_collections.ConfigDict()
+    c.pose.workdir = ""  # the trained hourglass's run, needed when pose_weight > 0 or pose_condition
 
     c.optim = ml_collections.ConfigDict()
     c.optim.learning_rate = 1e-3
@@ -99,6 +105,17 @@ def base_config() -> ml_collections.ConfigDict:
 def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
     c = base_config()
     if variant == "paper":
+        return c
+    if variant == "pose_lspet":
+        c = get_config("lspet")
+        c.loss.pose_weight = POSE_LSPET_WEIGHT
+        c.pose.workdir = "runs/hourglass_lspet"
+        return c
+    if variant == "tiny_pose":
+        c = get_config("tiny")
+        c.loss.pose_weight = 1.0
+        c.model.pose_condition = True
+        c.pose.workdir = "runs/hourglass_tiny"  # tests point it at a tiny hourglass run
         return c
     if variant == "lspet":
         c.data.dataset = "lspet_128_seed0"
@@ -151,4 +168,4 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         c.preview_every = 4
         c.eval_batches = 1
         return c
-    raise KeyError(f"unknown variant {variant!r}; choose paper, lspet, quick or tiny")
+    raise KeyError(f"unknown variant {variant!r}; choose paper, lspet, pose_lspet, quick, tiny or tiny_pose")
