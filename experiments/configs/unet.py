@@ -29,7 +29,28 @@ Variants:
          (validation DSSIM after 400 steps at width 16: 0.256 with these two
          options, 0.334 with the paper's mean-colour fill and tanh head).
          0.10 CPU-seconds (3.2 GFLOP) a step.
+  pose_lspet  `lspet` (all its settings kept) plus the pose loss of a frozen Stacked
+         Hourglass, γ = loss.pose_weight = 4, with pose.workdir = runs/hourglass_lspet
+         (train it first: jaxpaint train --config hourglass:lspet --workdir
+         runs/hourglass_lspet --config.data.data_dir=DATA). γ: at initialisation, on 4
+         LSPET train batches of 12, the pose term (mean squared heatmap difference,
+         composite against real image) was 0.034–0.068 of L_rec (mean 0.051; the
+         hourglass was the lspet evaluator at step 500 of its 8000), so γ = 4 makes
+         it about 0.2 of L_rec (0.13–0.27): enough to steer the fill towards the
+         real pose, while L1, which DSSIM and MSE reward, still leads. A better-trained
+         hourglass has sharper heatmaps; measure again with eval's pose_loss and
+         rescale γ if the ratio leaves 0.1–0.3.
   tiny   tests only: 64 px, width 2, a few steps.
+  tiny_pose  tests only: `tiny` with γ = 1 and conditioning on (pose.workdir given
+         by the test).
+
+Pose-aware ablation (issue 10: γ = 0 against two non-zero values, each with and
+without conditioning), on top of `lspet` or `pose_lspet`:
+  --config.loss.pose_weight=0|2|4|8      γ; 0 is the plain U-Net (no hourglass run)
+  --config.model.pose_condition=True     G also sees the hourglass's heatmaps (12
+         joint types) of its input, resized to 128 px; needs the hourglass at
+         inference too (read from the run's pose.workdir)
+  --config.pose.workdir=DIR              the trained hourglass run (needed by both)
 
 Perceptual weight. The team's code multiplies its perceptual loss by 1e-12, which
 turns it off. Here it is `loss.perceptual_weight`, default 1e-3. Measured on 12

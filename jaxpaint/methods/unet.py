@@ -216,7 +216,10 @@ def load_hourglass(config) -> dict:
     if not needs_hourglass(config):
         return {}
     _, params, batch_stats = pose_method.load_trained(pose_workdir(config))
-    return {"hourglass": jax.tree.map(jnp.asarray, {"params": params, "batch_stats": batch_stats})}
+    # Host copies put back on the default device: the restored arrays carry the checkpoint's mesh sharding,
+    # which would otherwise spread to the step's outputs and make the next call compile again.
+    variables = jax.device_get({"params": params, "batch_stats": batch_stats})
+    return {"hourglass": jax.tree.map(jnp.asarray, variables)}
 
 
 def load_frozen(config) -> dict:
