@@ -3,3 +3,7 @@
 
 class JaxpaintError(Exception):
     """Bad input or a failed precondition that the user can fix. The message names the file and the problem."""
+
+
+class TrainingStopped(JaxpaintError):
+    """The run diverged or collapsed; its last good checkpoint is kept."""

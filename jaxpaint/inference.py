@@ -7,8 +7,13 @@ import ml_collections
 from jaxpaint.config import CONFIG_DIR, load_config
 from jaxpaint.engine.inpaint import Inpainter
 from jaxpaint.errors import JaxpaintError
-from jaxpaint.methods import get_inpainting_method, is_trainable
-from jaxpaint.train.checkpoint import restore_run
+from jaxpaint.engine.checkpoint import load_config_json, restore_state
+from jaxpaint.methods import get_inpainting_method, get_method, is_trainable
+
+
+def restore_run(workdir) -> tuple[ml_collections.ConfigDict, object]:
+    """The config and latest TrainState of the training run in `workdir`, whatever its method."""
+    return restore_state(workdir, get_method(load_config_json(workdir).method).init_state)
 
 
 def default_config(name: str) -> ml_collections.ConfigDict:

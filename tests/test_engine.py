@@ -18,7 +18,8 @@ from jaxpaint.config import apply_overrides  # noqa: E402
 from jaxpaint.errors import JaxpaintError  # noqa: E402
 from jaxpaint.inference import load_inpainter  # noqa: E402
 from jaxpaint.methods import get_method  # noqa: E402
-from jaxpaint.train.checkpoint import is_finite, make_manager, restore_run  # noqa: E402
+from jaxpaint.engine.checkpoint import is_finite, make_manager
+from jaxpaint.inference import restore_run  # noqa: E402
 from jaxpaint.train.guard import TrainingGuard, TrainingStopped  # noqa: E402
 from jaxpaint.train.loop import train_and_evaluate  # noqa: E402
 from tests import toy_method  # noqa: E402

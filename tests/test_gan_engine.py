@@ -12,7 +12,7 @@ import pytest
 
 from jaxpaint.engine import gan
 from jaxpaint.train import loop
-from jaxpaint.train.checkpoint import restore_run
+from jaxpaint.inference import restore_run
 from tests import toy_method
 from tests.toy_config import get_config as toy_config_base
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(REPO))  # the toy method is imported as tests.toy_method
 
 from jaxpaint.config import apply_overrides  # noqa: E402
 from jaxpaint.errors import JaxpaintError  # noqa: E402
-from jaxpaint.train.checkpoint import restore_run  # noqa: E402
+from jaxpaint.inference import restore_run  # noqa: E402
 from jaxpaint.train.loop import train_and_evaluate  # noqa: E402
 from jaxpaint.engine.mesh import check_batch_size  # noqa: E402
 from tests import toy_method  # noqa: E402

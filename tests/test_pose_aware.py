@@ -14,7 +14,8 @@ from jaxpaint.data.joints import NUM_TYPES
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.methods import pose as pose_method
 from jaxpaint.methods import unet as method
-from jaxpaint.train import checkpoint as ckpt
+from jaxpaint.engine import checkpoint as ckpt
+from jaxpaint.inference import restore_run
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +147,7 @@ def test_conditioning_adds_joint_channels_and_runs_through_the_cli(hourglass_run
                  f"--config.pose.workdir={hourglass_run}", f"--config.data.data_dir={data_dir}",
                  f"--config.data.dataset={dataset}", "--config.num_steps=2", "--config.eval_every=2",
                  "--config.checkpoint_every=2", "--config.preview_every=2"]) == 0
-    saved, state = ckpt.restore_run(workdir)
+    saved, state = restore_run(workdir)
     assert saved.model.pose_condition and saved.loss.pose_weight == 1.0
     assert first_conv_kernel(state.params).shape[2] == 4 + NUM_TYPES
     assert not any("hourglass" in jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_leaves_with_path(state))

@@ -13,7 +13,7 @@ from jaxpaint.commands.tune import tune
 from jaxpaint.data import loader
 from jaxpaint.methods import semantic
 from jaxpaint.metrics.image import block_scores
-from jaxpaint.train.checkpoint import restore_run
+from jaxpaint.inference import restore_run
 from jaxpaint.train.metrics_log import METRICS_FILE, read_metrics
 
 CHEAP = ["--config.preview_every=0", "--config.num_steps=2", "--config.checkpoint_every=2", "--config.log_every=2"]

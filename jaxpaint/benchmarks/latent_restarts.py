@@ -59,12 +59,13 @@ def check(args) -> None:
 
 def run(args) -> dict:
     from jaxpaint.benchmarks import format_machine, machine_info
-    from jaxpaint.commands.evaluate import resolve_dataset
+    from jaxpaint.data.loader import resolve_dataset
     from jaxpaint.data import loader
     from jaxpaint.errors import JaxpaintError
     from jaxpaint.evaluation import evaluate_batches
     from jaxpaint.methods import semantic
-    from jaxpaint.train.checkpoint import load_config_json, restore_run
+    from jaxpaint.engine.checkpoint import load_config_json
+    from jaxpaint.inference import restore_run
 
     check(args)
     if load_config_json(args.workdir).get("method") != "semantic":

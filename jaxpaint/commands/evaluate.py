@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+from jaxpaint.data.loader import resolve_dataset
 from jaxpaint.errors import JaxpaintError
 
 
@@ -25,25 +26,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run, accepts_overrides=True)
 
 
-def built_datasets(data_dir: str) -> list[str]:
-    """Dataset config names built under data_dir (tfds layout DATA_DIR/jaxpaint/CONFIG/VERSION)."""
-    root = Path(data_dir) / "jaxpaint"
-    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-
-
-def resolve_dataset(data_dir: str, requested: str | None, run_config=None) -> str:
-    if requested:
-        return requested
-    if run_config is not None and run_config.get("data", {}).get("dataset"):
-        return run_config.data.dataset
-    names = built_datasets(data_dir)
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        raise JaxpaintError(f"no dataset is built in {data_dir}; run `jaxpaint data build` first")
-    raise JaxpaintError(f"{data_dir} holds several datasets ({', '.join(names)}); choose one with --dataset")
-
-
 def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None, overrides=()):
     """(inpainter, dataset name) for a method: restores a trained run, or configures a baseline."""
     import ml_collections
@@ -55,7 +37,8 @@ def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None, 
 
     module = get_inpainting_method(method)
     if is_trainable(module):
-        from jaxpaint.train.checkpoint import load_config_json, restore_run
+        from jaxpaint.engine.checkpoint import load_config_json
+        from jaxpaint.inference import restore_run
 
         from jaxpaint.config import check_config
 

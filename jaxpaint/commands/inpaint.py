@@ -218,7 +218,7 @@ def run_config(workdir: str | None):
     """The run's saved config, or None without a workdir."""
     if workdir is None:
         return None
-    from jaxpaint.train.checkpoint import load_config_json
+    from jaxpaint.engine.checkpoint import load_config_json
 
     path = Path(workdir)
     if not path.exists():

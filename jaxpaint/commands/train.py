@@ -22,7 +22,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from jaxpaint.config import load_config
     from jaxpaint.train.loop import train_and_evaluate
-    from jaxpaint.train.checkpoint import CHECKPOINT_DIR, CONFIG_FILE
+    from jaxpaint.engine.checkpoint import CHECKPOINT_DIR, CONFIG_FILE
     from jaxpaint.train.metrics_log import CURVES_FILE, METRICS_FILE
 
     config = load_config(args.config, args.overrides)

@@ -34,6 +34,25 @@ def dataset_dir(data_dir: str | Path, config_name: str) -> Path:
 CONFIG_NAME = re.compile(r"^(?P<source>[a-z]+)_(?P<size>\d+)_seed(?P<seed>\d+)(?:_n(?P<n>\d+))?$")
 
 
+def built_datasets(data_dir: str) -> list[str]:
+    """Dataset config names built under data_dir (tfds layout DATA_DIR/jaxpaint/CONFIG/VERSION)."""
+    root = Path(data_dir) / "jaxpaint"
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def resolve_dataset(data_dir: str, requested: str | None, run_config=None) -> str:
+    if requested:
+        return requested
+    if run_config is not None and run_config.get("data", {}).get("dataset"):
+        return run_config.data.dataset
+    names = built_datasets(data_dir)
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise JaxpaintError(f"no dataset is built in {data_dir}; run `jaxpaint data build` first")
+    raise JaxpaintError(f"{data_dir} holds several datasets ({', '.join(names)}); choose one with --dataset")
+
+
 def build_command(config_name: str, data_dir: str | Path) -> str:
     """The `jaxpaint data build` command that builds a config name such as "lspet_128_seed0"."""
     match = CONFIG_NAME.match(config_name)

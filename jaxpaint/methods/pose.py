@@ -27,6 +27,7 @@ from jaxpaint.data.joints import SLOT_MIRROR
 from jaxpaint.metrics import pose as pose_metrics
 from jaxpaint.models.hourglass import STEM_STRIDE, StackedHourglass, from_config
 from jaxpaint.ops.pixels import to_uint8
+from jaxpaint.engine.checkpoint import load_config_json, restore_state
 from jaxpaint.engine.state import TrainState, create_state
 from jaxpaint.errors import JaxpaintError
 
@@ -198,9 +199,6 @@ def predict_joints(config, params, batch_stats, images: jax.Array) -> tuple[jax.
 def trained_config(workdir):
     """The config of the hourglass run in `workdir`, after checking that it is one; read from its
     config.json (cheap: the pose-aware U-Net reads it again wherever it builds the network in a trace)."""
-    # The run format belongs to the trainer; read here, on the host, only when a trained hourglass is asked for.
-    from jaxpaint.train.checkpoint import load_config_json
-
     workdir = Path(workdir)
     if not workdir.is_dir():
         raise JaxpaintError(
@@ -215,10 +213,8 @@ def trained_config(workdir):
 def load_trained(workdir):
     """(config, params, batch_stats) of the latest checkpoint of the hourglass run in `workdir`: the one
     loader of a trained pose network (the pose evaluator, and the pose-aware U-Net's frozen hourglass)."""
-    from jaxpaint.train.checkpoint import restore_run
-
     trained_config(workdir)
-    config, state = restore_run(workdir)
+    config, state = restore_state(workdir, init_state)
     return config, state.params[PART], state.model_state[PART]
 
 

@@ -10,11 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from jaxpaint.errors import JaxpaintError
-
-
-class TrainingStopped(JaxpaintError):
-    """The run diverged or collapsed; its last good checkpoint is kept."""
+from jaxpaint.errors import JaxpaintError, TrainingStopped
 
 
 @dataclass

@@ -21,7 +21,7 @@ import numpy as np
 
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.ops.pixels import to_model
-from jaxpaint.train import checkpoint as ckpt
+from jaxpaint.engine import checkpoint as ckpt
 from jaxpaint.engine import mesh as mesh_lib
 from jaxpaint.train import preflight
 from jaxpaint.train.guard import TrainingGuard, TrainingStopped

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxpaint.config import check_config, lookup
 from jaxpaint.errors import JaxpaintError
-from jaxpaint.train.checkpoint import CONFIG_FILE, load_config_json
+from jaxpaint.engine.checkpoint import CONFIG_FILE, load_config_json
 
 # Fields that fix the shapes of a run's parameters: a resumed run must keep them.
 SHAPE_GROUPS = ("model",)

@@ -18,7 +18,7 @@ import orbax.checkpoint as ocp
 
 from jaxpaint.data.images import write_bytes_atomic
 from jaxpaint.errors import JaxpaintError
-from jaxpaint.train.guard import TrainingStopped
+from jaxpaint.errors import TrainingStopped
 from jaxpaint.engine.state import TrainState
 
 CONFIG_FILE = "config.json"
@@ -100,15 +100,14 @@ def restore_latest(manager: ocp.CheckpointManager, target, sharding) -> TrainSta
                             f"(the run was made with another method or model shape): {first_line}") from None
 
 
-def restore_run(workdir) -> tuple[ml_collections.ConfigDict, TrainState]:
+def restore_state(workdir, init_state) -> tuple[ml_collections.ConfigDict, TrainState]:
     """The config and latest state of the training run in `workdir`, for inference.
 
-    The state lives on the default device (replicated over all local devices
-    when there are several); its structure comes from the method's `init_state`
-    traced on a batch of the recorded shapes, so nothing is computed twice.
+    `init_state(config, key, batch)` is the run's method's: the state's structure
+    comes from it traced on a batch of the recorded shapes, so nothing is computed
+    twice. The state lives on the default device (replicated over all local
+    devices when there are several).
     """
-    from jaxpaint.methods import get_method
-
     workdir = Path(workdir)
     if not workdir.is_dir():
         raise JaxpaintError(f"{workdir}: no such workdir")
@@ -116,10 +115,9 @@ def restore_run(workdir) -> tuple[ml_collections.ConfigDict, TrainState]:
     ckpt_dir = workdir / CHECKPOINT_DIR
     if not ckpt_dir.is_dir():
         raise JaxpaintError(f"{ckpt_dir}: no checkpoints; train the run in {workdir} first")
-    method = get_method(config.method)
     batch = {k: jnp.zeros(v.shape, v.dtype) for k, v in load_batch_spec(workdir).items()}
     key = jax.random.PRNGKey(config.seed)
-    abstract = jax.eval_shape(lambda k, b: method.init_state(config, k, b), key, batch)
+    abstract = jax.eval_shape(lambda k, b: init_state(config, k, b), key, batch)
     sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.asarray(jax.local_devices()), ("data",)), jax.sharding.PartitionSpec())
     manager = make_manager(workdir, async_save=False)
     try:
