@@ -133,3 +133,9 @@ def restore_run(workdir) -> tuple[ml_collections.ConfigDict, TrainState]:
 
 def _write_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode())
+
+
+def run_finished(workdir, num_steps: int) -> bool:
+    """Whether the run in `workdir` holds its final checkpoint (step `num_steps`): a finished run that a
+    suite or a sweep loads instead of training again."""
+    return (Path(workdir) / CHECKPOINT_DIR / str(int(num_steps))).is_dir()
