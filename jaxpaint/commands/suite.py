@@ -100,6 +100,12 @@ def train_or_load(config, workdir: Path, label: str) -> str:
     return "trained"
 
 
+def final_checkpoint_stamp(workdir: Path, num_steps: int) -> int:
+    from jaxpaint.train.checkpoint import CHECKPOINT_DIR
+
+    return (Path(workdir) / CHECKPOINT_DIR / str(int(num_steps))).stat().st_mtime_ns
+
+
 def content_overrides(entry: dict, trained_dirs: dict[str, Path], entries: dict[str, dict]) -> list[str]:
     """For a method that refines a first guess: the first present `content` entry's run as the guess."""
     for name in entry.get("content", []):
@@ -259,8 +265,10 @@ def run_suite(args, suite: dict | None = None) -> int:
         overrides = [*(entry.get("eval_overrides", []) if name in configs else entry.get("overrides", [])),
                      *content_overrides(entry, trained, entries)]
         workdir = trained.get(name, runs_dir / name)
-        key = {"entry": entry, "overrides": overrides, "dataset": entry.get("dataset", dataset),
-               "run_step": int(configs[name].num_steps) if name in configs else None,
+        # A run trained again (its final checkpoint rewritten) makes the entry's evaluation stale.
+        runs = {n: final_checkpoint_stamp(d, configs[n].num_steps) for n, d in trained.items()
+                if n == name or str(d) in " ".join(overrides)}
+        key = {"entry": entry, "overrides": overrides, "dataset": entry.get("dataset", dataset), "runs": runs,
                "pose_model": str(pose_model) if pose_model else None, "max_test_images": cap}
         results = evaluate_entry(entry, workdir, eval_dir / name, data_dir, entry.get("dataset", dataset),
                                  pose_model, cap, overrides, key)
