@@ -55,6 +55,7 @@ RANGES: dict[str, tuple[str, float | None, float | None]] = {
     "loss.lambda_rec": ("float", 0, 1),
     "loss.overlap": ("int", 0, None),
     "loss.overlap_weight": ("float", 0, None),
+    "loss.pose_weight": ("float", 0, None),
     "optim.learning_rate": ("float", 1e-12, None),
     "optim.final_lr_fraction": ("float", 0, 1),
     "optim.b1": ("float", 0, 1),

@@ -1,9 +1,10 @@
 """Scoring a method on a dataset split: per-block image metrics plus the pose metrics.
 
 `evaluate_batches` is the loop shared by `jaxpaint evaluate` and `jaxpaint run`:
-it inpaints every batch, scores each image per block (MSE, PSNR, DSSIM), and,
-with a pose evaluator, WNJD and PCK against the labels and WNJD against the pose
-predicted on the unmasked original (what inpainting loses).
+it inpaints every batch, scores each image per block (MSE, PSNR, DSSIM) and, given
+an LPIPS metric, as a whole (LPIPS VGG and AlexNet of the composite against the
+original); with a pose evaluator it adds WNJD and PCK against the labels and WNJD
+against the pose predicted on the unmasked original (what inpainting loses).
 """
 
 from __future__ import annotations
@@ -54,11 +55,13 @@ def evaluate_batches(
     num_samples: int = 8,
     total: int | None = None,
     desc: str = "evaluate",
+    lpips=None,
 ) -> tuple[Evaluation, Evaluation | None]:
     """Scores `inpainter` over `batches`; also scores the unmasked originals when a pose evaluator is given.
 
     Returns (method evaluation, originals evaluation or None). Image metrics of the
     originals are zero by definition; their pose scores are the reference row.
+    `lpips` (jaxpaint.metrics.lpips.Lpips) adds the lpips_vgg and lpips_alex columns.
     """
     from jaxpaint.metrics.image import block_scores
 
@@ -71,6 +74,8 @@ def evaluate_batches(
         if not np.array_equal(outputs[~hole], images[~hole]):
             raise RuntimeError("the inpainter changed known pixels; methods must return them exactly")
         batch_scores = {k: np.asarray(v) for k, v in block_scores(outputs, images, batch["blocks"], batch["num_blocks"]).items()}
+        if lpips is not None:
+            batch_scores.update(lpips(outputs, images))  # outputs are composites: known pixels were checked above
         pred_out = None
         if pose_evaluator is not None:
             hw = images.shape[1:3]
@@ -88,6 +93,8 @@ def evaluate_batches(
         per_image = {k: np.concatenate(v) for k, v in reference.items()}
         n = len(per_image["wnjd"])
         per_image.update(dssim=np.zeros(n), mse=np.zeros(n))
+        if lpips is not None:
+            per_image.update(lpips_vgg=np.zeros(n), lpips_alex=np.zeros(n))
         originals = Evaluation(per_image, {})
     return evaluation, originals
 

@@ -11,8 +11,6 @@ fixed chunk size so that every call reuses one compiled function.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -48,21 +46,11 @@ class PoseEvaluator:
         """The latest checkpoint of the hourglass training run in `workdir`; `peak_threshold`
         replaces the run's model.peak_threshold (the heatmap peak below which a joint is not found)."""
         from jaxpaint.methods import pose as pose_method
-        from jaxpaint.train.checkpoint import load_config_json, restore_run
 
-        workdir = Path(workdir)
-        if not workdir.is_dir():
-            raise JaxpaintError(
-                f"{workdir}: no such pose-evaluator workdir (train one with `jaxpaint train --config hourglass:small`)"
-            )
-        method = load_config_json(workdir).get("method")
-        if method != "hourglass":
-            raise JaxpaintError(f"{workdir}: a run of method {method!r}, not a hourglass pose evaluator")
-        config, state = restore_run(workdir)
+        config, params, batch_stats = pose_method.load_trained(workdir)
         if peak_threshold is not None:
             config.model.peak_threshold = float(peak_threshold)
-        part = pose_method.PART
-        return cls(config, state.params[part], state.model_state[part], chunk=chunk, source=str(workdir))
+        return cls(config, params, batch_stats, chunk=chunk, source=str(workdir))
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (B, S, S, 3) -> xy float32 (B, 19, 2) in the images' pixels, present bool (B, 19)."""

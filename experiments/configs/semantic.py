@@ -14,7 +14,10 @@ Variants:
   tiny   tests only.
 The search (`search.*`, jaxpaint.ops.latent_search): the "yeh" preset (Adam, weighted
 L_c, Poisson blend) with the thesis's λ = 0.2; `search.iterations`, `search.restarts`
-and the other SearchSettings fields can be overridden.
+and the other SearchSettings fields can be overridden. Validation (at the last step, or every
+`eval_every` steps) inpaints `eval_batches` validation batches with the search run for
+`val_search_iterations` steps and logs their block DSSIM and MSE, the score of
+`jaxpaint tune --sweep semantic:…`.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.search.prior_weight = 0.2
     c.search.iterations = 1500
     c.search.restarts = 1
+    c.val_search_iterations = 1500
     return c
 
 
@@ -78,6 +82,7 @@ def get_config(variant: str = "lspet") -> ml_collections.ConfigDict:
         c.checkpoint_every = 4752 // 32
         c.preview_every = 4752 // 32
         c.search.iterations = 1000
+        c.val_search_iterations = 300  # a fraction of the search's 1000: validation stays a small share of the run
         return c
     if variant == "tiny":
         c.data.dataset = "synthetic_64_seed0"
@@ -91,5 +96,6 @@ def get_config(variant: str = "lspet") -> ml_collections.ConfigDict:
         c.checkpoint_every = 4
         c.preview_every = 4
         c.search.iterations = 3
+        c.val_search_iterations = 2
         return c
     raise KeyError(f"unknown variant {variant!r}; choose paper, lspet or tiny")

@@ -29,7 +29,28 @@ Variants:
          (validation DSSIM after 400 steps at width 16: 0.256 with these two
          options, 0.334 with the paper's mean-colour fill and tanh head).
          0.10 CPU-seconds (3.2 GFLOP) a step.
+  pose_lspet  `lspet` (all its settings kept) plus the pose loss of a frozen Stacked
+         Hourglass, γ = loss.pose_weight = 4, with pose.workdir = runs/hourglass_lspet
+         (train it first: jaxpaint train --config hourglass:lspet --workdir
+         runs/hourglass_lspet --config.data.data_dir=DATA). γ: at initialisation, on 4
+         LSPET train batches of 12, the pose term (mean squared heatmap difference,
+         composite against real image) was 0.034–0.068 of L_rec (mean 0.051; the
+         hourglass was the lspet evaluator at step 500 of its 8000), so γ = 4 makes
+         it about 0.2 of L_rec (0.13–0.27): enough to steer the fill towards the
+         real pose, while L1, which DSSIM and MSE reward, still leads. A better-trained
+         hourglass has sharper heatmaps; measure again with eval's pose_loss and
+         rescale γ if the ratio leaves 0.1–0.3.
   tiny   tests only: 64 px, width 2, a few steps.
+  tiny_pose  tests only: `tiny` with γ = 1 and conditioning on (pose.workdir given
+         by the test).
+
+Pose-aware ablation (issue 10: γ = 0 against two non-zero values, each with and
+without conditioning), on top of `lspet` or `pose_lspet`:
+  --config.loss.pose_weight=0|2|4|8      γ; 0 is the plain U-Net (no hourglass run)
+  --config.model.pose_condition=True     G also sees the hourglass's heatmaps (12
+         joint types) of its input, resized to 128 px; needs the hourglass at
+         inference too (read from the run's pose.workdir)
+  --config.pose.workdir=DIR              the trained hourglass run (needed by both)
 
 Perceptual weight. The team's code multiplies its perceptual loss by 1e-12, which
 turns it off. Here it is `loss.perceptual_weight`, default 1e-3. Measured on 12
@@ -49,6 +70,7 @@ PAPER_TRAIN_IMAGES = 28755
 LSPET_TRAIN_IMAGES = 4752
 PAPER_G_ONLY_EPOCHS = 5
 PAPER_GAN_EPOCHS = 15
+POSE_LSPET_WEIGHT = 4.0  # γ of pose_lspet; see the module docstring
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -78,6 +100,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.bn_momentum = 0.99  # the team's BN decay
     c.model.input_fill = "mean"  # what G sees in the holes: "mean" colour (the paper) or "harmonic" fill
     c.model.residual = False     # True: G predicts a correction to its input image (beyond the paper)
+    c.model.pose_condition = False  # True: G also sees the hourglass's heatmaps of its input (12 channels)
 
     c.loss = ml_collections.ConfigDict()
     c.loss.hole_weight = 6.0
@@ -85,6 +108,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.loss.perceptual_weight = 1e-3      # see the module docstring
     c.loss.perceptual_layers = ("relu2_2", "relu3_3", "relu4_3", "relu5_3")
     c.loss.adversarial_weight = 0.01     # β
+    c.loss.pose_weight = 0.0             # γ: heatmap distance of the frozen hourglass (0: plain U-Net)
+
+    c.pose = ml_collections.ConfigDict()
+    c.pose.workdir = ""  # the trained hourglass's run, needed when pose_weight > 0 or pose_condition
 
     c.optim = ml_collections.ConfigDict()
     c.optim.learning_rate = 1e-3
@@ -99,6 +126,17 @@ def base_config() -> ml_collections.ConfigDict:
 def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
     c = base_config()
     if variant == "paper":
+        return c
+    if variant == "pose_lspet":
+        c = get_config("lspet")
+        c.loss.pose_weight = POSE_LSPET_WEIGHT
+        c.pose.workdir = "runs/hourglass_lspet"
+        return c
+    if variant == "tiny_pose":
+        c = get_config("tiny")
+        c.loss.pose_weight = 1.0
+        c.model.pose_condition = True
+        c.pose.workdir = "runs/hourglass_tiny"  # tests point it at a tiny hourglass run
         return c
     if variant == "lspet":
         c.data.dataset = "lspet_128_seed0"
@@ -151,4 +189,4 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         c.preview_every = 4
         c.eval_batches = 1
         return c
-    raise KeyError(f"unknown variant {variant!r}; choose paper, lspet, quick or tiny")
+    raise KeyError(f"unknown variant {variant!r}; choose paper, lspet, pose_lspet, quick, tiny or tiny_pose")

@@ -80,6 +80,7 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
     (and the Evaluation, with its sample images, when `with_evaluation`)."""
     from jaxpaint.data import loader
     from jaxpaint.evaluation import evaluate_batches
+    from jaxpaint.metrics.lpips import load_lpips
     from jaxpaint.report.grids import save_grid
     from jaxpaint.report.tables import results_markdown
 
@@ -94,7 +95,8 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
     ds = loader.batch_dataset(source, batch_size, seed=0, shuffle=False, drop_remainder=False)
     num_batches = len(ds) if limit is None else min(limit, len(ds))
     evaluation, originals = evaluate_batches(
-        inpainter, (ds[i] for i in range(num_batches)), pose_evaluator, total=num_batches, desc=f"evaluate {label}"
+        inpainter, (ds[i] for i in range(num_batches)), pose_evaluator, total=num_batches, desc=f"evaluate {label}",
+        lpips=load_lpips(),
     )
     out_dir = Path(out or Path(workdir) / f"eval_{split}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -114,6 +116,7 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
     }
     _write_json_atomic(out_dir / "results.json", results)
     note = (f"{results['num_images']} images of {dataset}/{split}; per-block scores averaged per image, then over images."
+            + (" LPIPS on the whole composite." if "lpips_vgg" in evaluation.per_image else "")
             + (f" Pose model: {pose_model}." if pose_model else ""))
     _write_text_atomic(out_dir / "results.md", results_markdown(rows, title=f"{label} on {dataset} {split}", note=note))
     save_grid(out_dir / "grid.png", evaluation.samples)

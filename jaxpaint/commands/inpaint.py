@@ -6,6 +6,11 @@ Inputs, one of:
   --input DIR --masks maskdata.json           a competition folder (e.g. X/); writes OUT/<name>.png
   --image a.png --mask m.png                  one image; mask pixels that are nonzero are holes
 
+Under `jax.distributed` (`--distributed`, with JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES
+and JAX_PROCESS_ID as for training) every process inpaints only its own share of the
+folder or split (`shard_indices`) and writes it into the same OUT; the union is the
+one-process output, byte for byte.
+
 Known pixels come back exactly as they went in. When the method was trained at a
 fixed size (the run's config.data.image_size), images of another size are resized
 to it for the network and the prediction is resized back; the composite is made
@@ -36,6 +41,8 @@ def register(subparsers) -> None:
     p.add_argument("--masks", help="maskdata.json for --input: {name: [[row, col, size], ...]}")
     p.add_argument("--image", help="one image file")
     p.add_argument("--mask", help="its mask PNG (nonzero = hole), same size as the image")
+    p.add_argument("--distributed", action="store_true",
+                   help="join a jax.distributed job; each process inpaints its own share of the images")
     p.set_defaults(func=run)
 
 
@@ -73,8 +80,19 @@ def image_size(path: Path) -> tuple[int, int]:
         raise JaxpaintError(f"image {path} cannot be read: {err}") from None
 
 
-def folder_with_maskdata(input_dir: str, masks_path: str) -> tuple[int, Iterator]:
-    """The images named in maskdata.json, validated against their sizes before any work starts."""
+def shard_indices(total: int, batch_size: int, process_index: int, process_count: int) -> list[int]:
+    """This process's share of `total` inputs: whole batches, batch k going to process k mod P.
+
+    Whole batches, so that every batch holds the same images as in a one-process run: a
+    method whose result depends on the batch (the latent search draws z by position in
+    its call) gives the same bytes.
+    """
+    return [i for i in range(total) if (i // batch_size) % process_count == process_index]
+
+
+def folder_with_maskdata(input_dir: str, masks_path: str, keep: list[int] | None = None) -> tuple[int, Iterator]:
+    """The images named in maskdata.json (sorted by name; only those at positions `keep` when given),
+    validated against their sizes before any work starts."""
     from jaxpaint.data.images import load_rgb
     from jaxpaint.data.track import blocks_to_hole, read_maskdata
 
@@ -87,31 +105,47 @@ def folder_with_maskdata(input_dir: str, masks_path: str) -> tuple[int, Iterator
             raise JaxpaintError(f"image {folder / name} (named in {masks_path}) does not exist")
     masks = read_maskdata(masks_path, {name: image_size(folder / name) for name in names})
 
+    names = sorted(masks)
+    names = names if keep is None else [names[i] for i in keep]
+
     def items():
-        for name in sorted(masks):
+        for name in names:
             image = load_rgb(folder / name)
             yield Path(name).with_suffix(".png").as_posix(), image, blocks_to_hole(masks[name], *image.shape[:2])
 
-    return len(masks), items()
+    return len(names), items()
 
 
-def dataset_split(data_dir: str, dataset: str, split: str, limit: int | None) -> tuple[int, Iterator, dict]:
-    """A built split in order; the third value collects each output's blocks for maskdata.json."""
+def split_size(data_dir: str, dataset: str, split: str, limit: int | None) -> int:
+    from jaxpaint.data.loader import open_split
+
+    source = open_split(data_dir, dataset, split)
+    return len(source) if limit is None else min(limit, len(source))
+
+
+def dataset_split(data_dir: str, dataset: str, split: str, limit: int | None, keep: list[int] | None = None,
+                  all_blocks: bool = True) -> tuple[int, Iterator, dict]:
+    """A built split in order (only the examples at `keep` when given); the third value collects the blocks
+    for maskdata.json, once the items are consumed: of every example with `all_blocks`, else of those yielded."""
     from jaxpaint.data.loader import batch_dataset, open_split
 
     source = open_split(data_dir, dataset, split)
-    total = len(source) if limit is None else min(limit, len(source))
+    total = split_size(data_dir, dataset, split, limit)
+    wanted = set(range(total) if keep is None else keep)
     blocks_by_name: dict[str, np.ndarray] = {}
 
     def items():
         batches = batch_dataset(source, 1, seed=0, shuffle=False, drop_remainder=False)
         for index in range(total):
+            if index not in wanted and not all_blocks:
+                continue
             example = batches[index]
             name = f"{split}_{index:05d}.png"
             blocks_by_name[name] = example["blocks"][0][: int(example["num_blocks"][0])]
-            yield name, example["image"][0], example["hole"][0]
+            if index in wanted:
+                yield name, example["image"][0], example["hole"][0]
 
-    return total, items(), blocks_by_name
+    return len(wanted), items(), blocks_by_name
 
 
 # --- batching at the model's size ---------------------------------------------------------------
@@ -211,24 +245,52 @@ def check_arguments(args) -> None:
         raise JaxpaintError(f"--out {out} already exists and is not empty; remove it or choose another")
 
 
-def choose_input(args, config) -> tuple[int, Iterator, dict | None]:
+def choose_input(args, config, batch_size: int = 1, process: tuple[int, int] = (0, 1)) -> tuple[int, Iterator, dict | None]:
+    """(count, items, blocks for maskdata.json or None). With `process` = (index, count) of several, a folder
+    or split gives only this process's shard; one --image is the first process's."""
     modes = [name for name, given in (("--data-dir", args.data_dir), ("--input", args.input), ("--image", args.image)) if given]
     if len(modes) != 1:
         raise JaxpaintError("give exactly one input: --data-dir DIR --split S, --input DIR --masks maskdata.json, or --image a.png --mask m.png")
+    index, count = process
+    shard = (lambda total: shard_indices(total, batch_size, index, count)) if count > 1 else (lambda total: None)
     if args.image:
         if not args.mask:
             raise JaxpaintError("--image needs --mask (a PNG, nonzero = hole)")
-        return (*single_image(args.image, args.mask), None)
+        total, items = single_image(args.image, args.mask)
+        return (total, items, None) if index == 0 else (0, iter(()), None)
     if args.input:
         if not args.masks:
             raise JaxpaintError("--input needs --masks maskdata.json")
-        return (*folder_with_maskdata(args.input, args.masks), None)
+        from jaxpaint.data.track import read_maskdata
+
+        keep = shard(len(read_maskdata(args.masks))) if count > 1 else None
+        return (*folder_with_maskdata(args.input, args.masks, keep), None)
     if not args.split:
         raise JaxpaintError("--data-dir needs --split")
     dataset = args.dataset or (config.get("data", {}).get("dataset") if config is not None else None)
     if not dataset:
         raise JaxpaintError("--data-dir needs --dataset (the run's config names none)")
-    return dataset_split(args.data_dir, dataset, args.split, args.limit)
+    keep = shard(split_size(args.data_dir, dataset, args.split, args.limit))
+    return dataset_split(args.data_dir, dataset, args.split, args.limit, keep, all_blocks=index == 0)
+
+
+def join_processes(distributed: bool) -> tuple[int, int]:
+    """(process index, process count): (0, 1) unless `--distributed` joins a jax.distributed job."""
+    if not distributed:
+        return 0, 1
+    import jax
+
+    from jaxpaint.engine.mesh import initialize_distributed
+
+    initialize_distributed({"distributed": True})
+    return jax.process_index(), jax.process_count()
+
+
+def barrier(name: str, process_count: int) -> None:
+    if process_count > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
 
 
 def run(args) -> int:
@@ -237,6 +299,7 @@ def run(args) -> int:
     from jaxpaint.methods import get_inpainting_method, is_trainable
 
     check_arguments(args)
+    process_index, process_count = join_processes(args.distributed)
     config = run_config(args.workdir)
     method = args.method or (config.get("method") if config is not None else None)
     if not method:
@@ -249,17 +312,33 @@ def run(args) -> int:
     batch_size = args.batch_size or (int(config.batch_size) if config is not None and "batch_size" in config else 16)
     model_size = config.get("data", {}).get("image_size") if config is not None else None
 
-    total, items, blocks_by_name = choose_input(args, config)
-    if total == 0:
+    total, items, blocks_by_name = choose_input(args, config, batch_size, (process_index, process_count))
+    if total == 0 and process_count == 1:
         raise JaxpaintError("no images to inpaint (the input is empty)")
     inpainter = load_inpainter(method, workdir=args.workdir, config=config)
     out_dir = Path(args.out)
-    # Built under a temporary name and moved in when complete: OUT is absent or whole.
-    with staged_directory(out_dir) as staging:
-        written = inpaint_all(inpainter, items, total, staging, batch_size, model_size)
-        if blocks_by_name:
-            from jaxpaint.data.track import MASKDATA_NAME, write_maskdata
-
-            write_maskdata(staging / MASKDATA_NAME, blocks_by_name)
-    print(f"{written} images inpainted with {method} into {out_dir}")
+    if process_count == 1:
+        # Built under a temporary name and moved in when complete: OUT is absent or whole.
+        with staged_directory(out_dir) as staging:
+            written = inpaint_all(inpainter, items, total, staging, batch_size, model_size)
+            write_blocks(staging, blocks_by_name)
+        print(f"{written} images inpainted with {method} into {out_dir}")
+        return 0
+    # Several processes share OUT: every one has checked it is empty before any writes, each PNG is
+    # written atomically under its own name, and the first process writes maskdata.json.
+    barrier("jaxpaint inpaint: output folder checked", process_count)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = inpaint_all(inpainter, items, total, out_dir, batch_size, model_size)
+    if process_index == 0:
+        write_blocks(out_dir, blocks_by_name)
+    barrier("jaxpaint inpaint: every shard written", process_count)
+    print(f"{written} images inpainted with {method} into {out_dir} (process {process_index} of {process_count})")
     return 0
+
+
+def write_blocks(out_dir: Path, blocks_by_name: dict | None) -> None:
+    """maskdata.json of a split's outputs (their blocks), so they can be scored."""
+    if blocks_by_name:
+        from jaxpaint.data.track import MASKDATA_NAME, write_maskdata
+
+        write_maskdata(out_dir / MASKDATA_NAME, blocks_by_name)

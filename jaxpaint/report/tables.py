@@ -1,4 +1,4 @@
-"""Result tables: the thesis's Table 3 columns (DSSIM, MSE, PSNR, WNJD) plus PCK, as Markdown."""
+"""Result tables: the thesis's Table 3 columns (DSSIM, MSE, PSNR, WNJD) plus LPIPS and PCK, as Markdown."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ COLUMNS = (
     ("dssim", "DSSIM", "{:.4f}", True),
     ("mse", "MSE", "{:.4f}", True),
     ("psnr", "PSNR", "{:.2f}", False),
+    ("lpips_vgg", "LPIPS (VGG)", "{:.4f}", True),
+    ("lpips_alex", "LPIPS (Alex)", "{:.4f}", True),
     ("wnjd", "WNJD", "{:.4f}", True),
     ("wnjd_vs_original", "WNJD vs orig. pose", "{:.4f}", True),
     ("pck", "PCK@0.2", "{:.3f}", False),

@@ -189,6 +189,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
                          validates=hasattr(method, "eval_step") or hasattr(method, "preview"))
     mesh = mesh_lib.make_mesh()
     mesh_lib.check_batch_size(config.batch_size, mesh, "config")
+    frozen = load_frozen(method, config, mesh)  # before the first file: a missing pretrained network stops here
     workdir.mkdir(parents=True, exist_ok=True)
 
     fill_mean_rgb(config, train_source, workdir)
@@ -213,7 +214,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
         start = int(state.step)
         log = MetricsLog(workdir, truncate_after=start)
         steps = compile_steps(method, config, mesh)
-        frozen = load_frozen(method, config, mesh)
         evaluator = Evaluator(config, val_source, steps, mesh, workdir, frozen)
         phase_of = lambda step: method_phase(method, config, step)
         try:

@@ -1,0 +1,185 @@
+"""The pose-aware options of the dilated U-Net: the frozen hourglass's pose loss (loss.pose_weight) and
+the heatmap conditioning of the generator (model.pose_condition), on tiny configs."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxpaint.cli import main
+from jaxpaint.config import load_config
+from jaxpaint.data.joints import NUM_TYPES
+from jaxpaint.errors import JaxpaintError
+from jaxpaint.methods import pose as pose_method
+from jaxpaint.methods import unet as method
+from jaxpaint.train import checkpoint as ckpt
+
+
+@pytest.fixture(scope="module")
+def hourglass_run(tmp_path_factory):
+    """A hourglass run folder of the tiny network (64 px input, its initial weights with batch statistics
+    perturbed so that they are not the defaults): what pose.workdir points at."""
+    workdir = tmp_path_factory.mktemp("hourglass_run")
+    config = load_config("hourglass:tiny")
+    batch = {"image": jnp.zeros((4, 64, 64, 3), jnp.float32)}
+    state = pose_method.init_state(config, jax.random.key(3), batch)
+    stats = jax.tree.map(lambda x: x + 0.05, state.model_state)
+    state = state.replace(model_state=stats)
+    ckpt.save_config(config, workdir)
+    ckpt.save_batch_spec(batch, workdir)
+    manager = ckpt.make_manager(workdir, async_save=False)
+    ckpt.save_state(manager, state)
+    manager.wait_until_finished()
+    manager.close()
+    return workdir
+
+
+def config_of(hourglass_run, pose_weight=0.0, condition=False):
+    config = load_config("unet:tiny_pose", [f"--config.pose.workdir={hourglass_run}",
+                                            f"--config.loss.pose_weight={pose_weight}",
+                                            f"--config.model.pose_condition={condition}"])
+    with config.unlocked():
+        config.data.mean_rgb = (0.1, -0.2, 0.0)
+        config.schedule.g_only_steps = 0
+    return config
+
+
+def tiny_batch(size=64, batch_size=4, seed=0):
+    rng = np.random.default_rng(seed)
+    images = np.clip(rng.normal(0, 0.4, (batch_size, size, size, 3)), -1, 1)
+    hole = np.zeros((batch_size, size, size), bool)
+    for i in range(batch_size):
+        r, c = rng.integers(0, size // 2, 2)
+        hole[i, r:r + size // 3, c:c + size // 3] = True
+    return {"image": jnp.asarray(images, jnp.float32), "hole": jnp.asarray(hole)}
+
+
+def first_conv_kernel(params):
+    """The kernel of the generator's first conv (5×5, its input channels are the generator's input)."""
+    kernels = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params["generator"]["conv1"])
+               if leaf.ndim == 4]
+    assert len(kernels) == 1
+    return kernels[0]
+
+
+def comparable(state):
+    return (state.step, state.params, state.opt_state, state.model_state, jax.random.key_data(state.key))
+
+
+def test_zero_pose_weight_is_the_plain_unet_step(hourglass_run):
+    """γ = 0: no hourglass loaded, no pose term, and bit for bit the plain U-Net's step even when the
+    hourglass is handed to the step."""
+    plain = config_of(hourglass_run)
+    with plain.unlocked():
+        plain.pose.workdir = ""  # the plain U-Net needs no hourglass at all
+    assert method.load_frozen(plain) == {}
+    hourglass = method.load_frozen(config_of(hourglass_run, pose_weight=1.0))
+    batch = tiny_batch()
+    state = method.init_state(plain, jax.random.key(0), batch)
+    step = jax.jit(lambda s, b, f: method.train_step(plain, s, b, f, phase="gan"))
+    zero_weight = config_of(hourglass_run, pose_weight=0.0)
+    weighted = jax.jit(lambda s, b, f: method.train_step(zero_weight, s, b, f, phase="gan"))
+    expected, expected_metrics = step(state, batch, {})
+    got, metrics = weighted(state, batch, hourglass)
+    assert "pose_loss" not in metrics and "pose_loss" not in expected_metrics
+    jax.tree.map(np.testing.assert_array_equal, comparable(got), comparable(expected))
+    # The term itself is exactly 0 when the composite is the real image.
+    same = method.pose_loss(zero_weight, batch["image"], batch["image"], hourglass["hourglass"])
+    assert float(same) == 0.0
+
+
+def test_pose_gradient_reaches_only_the_holes_and_the_hourglass_stays_frozen(hourglass_run):
+    config = config_of(hourglass_run, pose_weight=1.0)
+    frozen = method.load_frozen(config)
+    assert set(frozen) == {"hourglass"}
+    batch = tiny_batch(seed=1)
+    fake = jnp.asarray(np.random.default_rng(2).uniform(-1, 1, (4, 64, 64, 4)), jnp.float32)
+    grad = jax.grad(lambda f: method.pose_loss(config, method.show(config, f, batch), batch["image"],
+                                               frozen["hourglass"]))(fake)
+    grad = np.asarray(grad)
+    hole = np.asarray(batch["hole"])
+    assert np.all(grad[~hole] == 0.0) and np.all(grad[..., 3] == 0.0)  # known pixels and the mask channel
+    assert np.abs(grad[hole][:, :3]).max() > 0.0
+
+    state = method.init_state(config, jax.random.key(0), batch)
+    before = jax.tree.map(np.array, frozen)
+    step = jax.jit(lambda s, b, f: method.train_step(config, s, b, f, phase="gan"))
+    current = state
+    for _ in range(2):
+        current, metrics = step(current, batch, frozen)
+    assert float(metrics["pose_loss"]) > 0.0
+    jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.asarray, frozen), before)
+    reloaded = method.load_frozen(config)
+    jax.tree.map(np.testing.assert_array_equal, jax.tree.map(np.asarray, reloaded), before)
+    for part in (current.params, current.opt_state, current.model_state):
+        assert set(part) == {"generator", "discriminator"}
+    # The pose term moves the generator: the same step without it ends elsewhere.
+    plain = config_of(hourglass_run)
+    without, _ = jax.jit(lambda s, b: method.train_step(plain, s, b, {}, phase="gan"))(state, batch)
+    with_pose, _ = step(state, batch, frozen)
+    kernel_with, kernel_without = first_conv_kernel(with_pose.params), first_conv_kernel(without.params)
+    assert not np.array_equal(np.asarray(kernel_with), np.asarray(kernel_without))
+
+
+def test_conditioning_adds_joint_channels_and_runs_through_the_cli(hourglass_run, tiny_dataset, tmp_path):
+    config = config_of(hourglass_run, pose_weight=1.0, condition=True)
+    batch = tiny_batch(seed=3)
+    frozen = method.load_frozen(config)
+    conditioned = method.with_pose_input(config, batch, frozen)
+    inputs = method.generator_input(config, conditioned)
+    assert inputs.shape == (4, 64, 64, 4 + NUM_TYPES)
+    np.testing.assert_array_equal(np.asarray(inputs[..., 4:]), np.asarray(conditioned["pose_heatmaps"]))
+    plain_inputs = method.generator_input(config_of(hourglass_run), batch)
+    np.testing.assert_array_equal(np.asarray(inputs[..., :4]), np.asarray(plain_inputs))
+    # The heatmaps are the hourglass's on the filled input, brought to the image size.
+    heat = method.pose_heatmaps(config, method.filled_image(config, batch["image"], batch["hole"]),
+                                frozen["hourglass"])
+    assert heat.shape == (4, 16, 16, NUM_TYPES)
+    np.testing.assert_allclose(np.asarray(conditioned["pose_heatmaps"]),
+                               np.asarray(jax.image.resize(heat, (4, 64, 64, NUM_TYPES), "linear")), atol=1e-6)
+
+    data_dir, dataset = tiny_dataset
+    workdir, out = tmp_path / "run", tmp_path / "out"
+    assert main(["train", "--config", "unet:tiny_pose", "--workdir", str(workdir),
+                 f"--config.pose.workdir={hourglass_run}", f"--config.data.data_dir={data_dir}",
+                 f"--config.data.dataset={dataset}", "--config.num_steps=2", "--config.eval_every=2",
+                 "--config.checkpoint_every=2", "--config.preview_every=2"]) == 0
+    saved, state = ckpt.restore_run(workdir)
+    assert saved.model.pose_condition and saved.loss.pose_weight == 1.0
+    assert first_conv_kernel(state.params).shape[2] == 4 + NUM_TYPES
+    assert not any("hourglass" in jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_leaves_with_path(state))
+    assert main(["inpaint", "--workdir", str(workdir), "--data-dir", data_dir, "--dataset", dataset,
+                 "--split", "test", "--limit", "3", "--out", str(out)]) == 0
+    assert len(list(out.glob("test_*.png"))) == 3
+
+    # At inference the heatmaps reach the generator: another hourglass gives other holes, the same known pixels.
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    holes = np.asarray(tiny_batch(seed=5)["hole"])
+    first = method.make_inpainter(saved, state)(images, holes)
+    other = jax.tree.map(lambda x: x * 1.5, frozen)
+    second = method.make_inpainter(saved, state, other)(images, holes)
+    np.testing.assert_array_equal(first[~holes], images[~holes])
+    np.testing.assert_array_equal(second[~holes], images[~holes])
+    assert np.any(first[holes] != second[holes])
+
+
+def test_missing_pose_workdir_is_one_clear_error(hourglass_run, tiny_dataset, tmp_path, capsys):
+    unset = config_of(hourglass_run, pose_weight=0.5)
+    with unset.unlocked():
+        unset.pose.workdir = ""
+    with pytest.raises(JaxpaintError, match="pose.workdir is not set"):
+        method.load_frozen(unset)
+    absent = config_of(tmp_path / "absent", condition=True)
+    with pytest.raises(JaxpaintError, match="pose.workdir: .*absent: no such pose-evaluator workdir"):
+        method.load_frozen(absent)
+    data_dir, dataset = tiny_dataset
+    workdir = tmp_path / "run"
+    assert main(["train", "--config", "unet:tiny_pose", "--workdir", str(workdir),
+                 f"--config.pose.workdir={tmp_path / 'absent'}", f"--config.data.data_dir={data_dir}",
+                 f"--config.data.dataset={dataset}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pose.workdir" in err[0] and "no such pose-evaluator workdir" in err[0]
+    assert not workdir.exists()  # refused before the first file
