@@ -35,7 +35,7 @@ def test_a_metric_the_table_does_not_know_gets_its_own_column(tmp_path):
     rows = [{"method": "unet", "dssim": 0.25, "fid": 0.12345, "images": 12},
             {"method": "diffusion", "dssim": 0.3, "fid": 0.2}]
     markdown = results_markdown(rows)
-    assert markdown.splitlines()[0] == "| method | DSSIM ↓ | images | fid |"
-    assert "| unet | 0.2500 | 12 | 0.1235 |" in markdown and "| diffusion | 0.3000 | – | 0.2000 |" in markdown
+    assert markdown.splitlines()[0] == "| method | DSSIM ↓ | fid | images |"
+    assert "| unet | 0.2500 | 0.1235 | 12 |" in markdown and "| diffusion | 0.3000 | 0.2000 | – |" in markdown
     page = write_report_html(tmp_path / "r.html", "t", rows, "", []).read_text()
     assert "<th>fid</th>" in page and "<td>0.1235</td>" in page
