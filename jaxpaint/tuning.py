@@ -51,6 +51,18 @@ def load_sweep(spec: str) -> dict:
     return sweep
 
 
+def process_group() -> tuple[int, int]:
+    """(this process's index, the number of processes) of the jax.distributed job the sweep runs in, from
+    JAX_PROCESS_ID and JAX_NUM_PROCESSES (what `jax.distributed.initialize` reads); (0, 1) outside one."""
+    import os
+
+    count = int(os.environ.get("JAX_NUM_PROCESSES") or 1)
+    index = int(os.environ.get("JAX_PROCESS_ID") or 0)
+    if count < 1 or not 0 <= index < count:
+        raise JaxpaintError(f"JAX_PROCESS_ID={index} is not a process of JAX_NUM_PROCESSES={count}")
+    return index, count
+
+
 def override(name: str, value) -> str:
     return f"--config.{name}={value!r}"
 
@@ -62,16 +74,19 @@ def trial_name(choices: dict) -> str:
 
 
 def algorithm1(parameters: list, start: dict, score: Callable[[dict], float],
-               on_step: Callable[[dict], None] = lambda record: None) -> tuple[dict, list[dict]]:
+               on_step: Callable[[dict], None] = lambda record: None,
+               score_many: Callable[[list[dict]], list[float]] | None = None) -> tuple[dict, list[dict]]:
     """Coordinate descent over `parameters` ([[name, values], ...]) from the `start` choices.
 
     `score(choices) -> float` trains and scores one trial (lower is better); ties keep the
-    first value. Returns the final choices and one record per parameter:
-    {"parameter", "values", "scores", "chosen"}.
+    first value. The values of one parameter are independent trials: `score_many(list of
+    choices) -> scores`, when given, scores them together (in parallel). Returns the final
+    choices and one record per parameter: {"parameter", "values", "scores", "chosen"}.
     """
+    score_many = score_many or (lambda trials: [score(c) for c in trials])
     choices, steps = dict(start), []
     for name, values in parameters:
-        scores = [score({**choices, name: value}) for value in values]
+        scores = list(score_many([{**choices, name: value} for value in values]))
         best = min(range(len(values)), key=lambda i: scores[i])
         choices[name] = values[best]
         record = {"parameter": name, "values": list(values), "scores": scores, "chosen": values[best]}

@@ -27,3 +27,15 @@ def test_report_embeds_every_figure_and_the_table(tmp_path):
     for (_, path), src in zip(figures, sources):  # the embedded bytes are the figure's bytes
         assert base64.b64decode(src.split(",", 1)[1]) == path.read_bytes()
     assert not re.search(r'(href|src)="(?!data:)', page)  # nothing outside the file
+
+
+def test_a_metric_the_table_does_not_know_gets_its_own_column(tmp_path):
+    from jaxpaint.report.tables import results_markdown
+
+    rows = [{"method": "unet", "dssim": 0.25, "fid": 0.12345, "images": 12},
+            {"method": "diffusion", "dssim": 0.3, "fid": 0.2}]
+    markdown = results_markdown(rows)
+    assert markdown.splitlines()[0] == "| method | DSSIM ↓ | fid | images |"
+    assert "| unet | 0.2500 | 0.1235 | 12 |" in markdown and "| diffusion | 0.3000 | 0.2000 | – |" in markdown
+    page = write_report_html(tmp_path / "r.html", "t", rows, "", []).read_text()
+    assert "<th>fid</th>" in page and "<td>0.1235</td>" in page

@@ -58,3 +58,34 @@ def test_a_sweep_value_the_config_does_not_have_is_refused_before_training(tmp_p
     with pytest.raises(JaxpaintError, match="no_such_knob"):
         tune(str(spec), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_two_processes_split_each_parameters_trials_and_choose_as_one(tmp_path):
+    """Under a 2-process job each trial trains once, on process (its index in the step) mod 2, and the
+    choices and scores are those of the sequential sweep."""
+    import subprocess
+    import sys
+
+    from tests.test_mesh import REPO, cli_env
+
+    parallel = tmp_path / "parallel"
+    command = [sys.executable, "-m", "jaxpaint.cli", "tune", "--sweep", "tests/toy_sweep.py", "--workdir", str(parallel)]
+    procs = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=cli_env(JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(i))) for i in range(2)]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-3000:]
+    trained = {line.split(":")[0]: i for i, (out, _) in enumerate(outputs) for line in out.splitlines()
+               if ": training (process" in line}
+    lines = [line for out, _ in outputs for line in out.splitlines() if ": training (process" in line]
+    # Step 1 (features at its start value 8): gen_lr 0.0 is trial 0 -> process 0, 0.003 is trial 1 -> process 1.
+    # Step 2 (gen_lr = 0.003 chosen): features 4 is trial 0 -> process 0; features 8 is step 1's trial, read back.
+    assert len(lines) == 3  # no trial trained twice
+    assert trained == {"trial optim.gen_lr=0.0,model.features=8": 0, "trial optim.gen_lr=0.003,model.features=8": 1,
+                       "trial optim.gen_lr=0.003,model.features=4": 0}
+    sequential = tune("tests/toy_sweep.py", tmp_path / "sequential")
+    saved = json.loads((parallel / "tune.json").read_text())
+    assert saved["chosen"] == sequential["chosen"]
+    assert saved["trials"] == pytest.approx(sequential["trials"], rel=1e-6)
+    for step, expected in zip(saved["steps"], sequential["steps"]):
+        assert step["chosen"] == expected["chosen"] and step["scores"] == pytest.approx(expected["scores"], rel=1e-6)

@@ -51,13 +51,16 @@ def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None, 
         return module.make_inpainter(apply_overrides(run_config, overrides), state), dataset
     dataset = resolve_dataset(data_dir, dataset)
     mean_rgb = loader.mean_color(loader.open_split(data_dir, dataset, "train"))
-    config = ml_collections.ConfigDict({"method": method, "data": {"mean_rgb": [float(c) for c in mean_rgb]}})
+    # A method with settings of its own (patch synthesis) starts from them, so that overrides can change them.
+    config = module.default_config() if hasattr(module, "default_config") else ml_collections.ConfigDict({"method": method})
+    config.data = {"mean_rgb": [float(c) for c in mean_rgb]}
     return load_inpainter(method, config=apply_overrides(config, overrides)), dataset
 
 
 def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_model=None,
-                    batch_size=64, limit=None, out=None, overrides=()) -> dict:
-    """Runs the evaluation and writes results.json, results.md and grid PNGs; returns the results."""
+                    batch_size=64, limit=None, out=None, overrides=(), with_evaluation=False):
+    """Runs the evaluation and writes results.json, results.md and grid PNGs; returns the results
+    (and the Evaluation, with its sample images, when `with_evaluation`)."""
     from jaxpaint.data import loader
     from jaxpaint.evaluation import evaluate_batches
     from jaxpaint.metrics.lpips import load_lpips
@@ -101,7 +104,7 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
     _write_text_atomic(out_dir / "results.md", results_markdown(rows, title=f"{label} on {dataset} {split}", note=note))
     save_grid(out_dir / "grid.png", evaluation.samples)
     print(f"results: {out_dir / 'results.md'}")
-    return results
+    return (results, evaluation) if with_evaluation else results
 
 
 def _rounded(per_image: dict) -> dict:

@@ -21,7 +21,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("run", help="the main job: dataset, training, evaluation and report")
     p.add_argument("--source", default="synthetic", help="dataset source (default: the built-in synthetic humans)")
     p.add_argument("--manual-dir", help="the source's files, for sources other than synthetic")
-    p.add_argument("--workdir", default="runs/main", help="where the report and runs go")
+    p.add_argument("--workdir", help="where the report and runs go (default runs/main; with --suite, "
+                                     "runs/SUITE_SOURCE)")
     p.add_argument("--data-dir", help="dataset directory (default WORKDIR/data)")
     p.add_argument("--size", type=int, default=64, help="crop size in px (default 64: the quick configs' size)")
     p.add_argument("--seed", type=int, default=0)
@@ -30,6 +31,15 @@ def register(subparsers) -> None:
     p.add_argument("--inpaint-config", default="context_encoder:quick", help="config of the Context Encoder")
     p.add_argument("--unet-config", default="unet:quick", help="config of the dilated U-Net")
     p.add_argument("--eval-limit", type=int, help="evaluate only the first N test batches")
+    suite = p.add_argument_group("suites (--suite NAME: every method of experiments/suites/NAME.py; see "
+                                 "jaxpaint/commands/suite.py)")
+    suite.add_argument("--suite", help="run a suite instead of the main job, e.g. table3")
+    suite.add_argument("--dataset", help="the built dataset the suite reads from --data-dir (lspet preset)")
+    suite.add_argument("--pose-model", help="a trained pose-evaluator run for WNJD and PCK (default: the "
+                                            "suite trains its own)")
+    suite.add_argument("--max-test-images", type=int, help="score each method on at most the first N test images")
+    suite.add_argument("--tune-dir", action="append", help="a folder holding `jaxpaint tune` outputs, for the "
+                                                           "sweep plots (repeatable)")
     p.set_defaults(func=run)
 
 
@@ -70,6 +80,11 @@ def check_arguments(args) -> None:
 
 
 def run(args) -> int:
+    if args.suite:
+        from jaxpaint.commands.suite import run_suite
+
+        args.workdir = args.workdir or f"runs/{Path(args.suite).stem}_{args.source}"
+        return run_suite(args)
     from jaxpaint.commands.evaluate import evaluate_method
     from jaxpaint.data import builder
     from jaxpaint.data.images import write_bytes_atomic
@@ -78,6 +93,7 @@ def run(args) -> int:
     from jaxpaint.train.loop import train_and_evaluate
     from jaxpaint.train.preflight import check_config_and_workdir
 
+    args.workdir = args.workdir or "runs/main"
     check_arguments(args)
     workdir = Path(args.workdir)
     data_dir = Path(args.data_dir) if args.data_dir else workdir / "data"

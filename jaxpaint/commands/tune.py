@@ -5,6 +5,14 @@ trial per value in DIR/trials/<values>/, the value with the lowest validation me
 kept. Writes DIR/tune.json (the choice at each step, every trial's score) after each
 parameter and DIR/sweep.png (the metric against each parameter's values). Running the
 same command again resumes: finished trials are read back, never retrained.
+
+In parallel: start the same command in P processes of a jax.distributed job (JAX_NUM_PROCESSES=P,
+JAX_PROCESS_ID=i, one process per device group, e.g. per GPU) sharing DIR. The values of one
+parameter are independent trials: trial i of a step trains on process i mod P, as an ordinary
+one-process run, and every process reads the others' scores from their trial workdirs once
+finished, so the choice at each step, and the final one, are those of a sequential sweep.
+Process 0 writes tune.json and sweep.png. A trial that fails leaves a FAILED file that stops
+the processes waiting for it.
 """
 
 from __future__ import annotations
@@ -30,6 +38,21 @@ def trial_finished(workdir: Path, num_steps: int) -> bool:
     return any(r["split"] == "val" and r["step"] == num_steps for r in read_metrics(workdir / METRICS_FILE))
 
 
+FAILED_FILE = "FAILED"
+POLL_SECONDS = 1.0
+
+
+def wait_for_trial(trial_dir: Path, num_steps: int, owner: int) -> None:
+    """Blocks until the process `owner` has finished the trial (its last validation record is there)."""
+    import time
+
+    print(f"trial {trial_dir.name}: waiting for process {owner}", flush=True)
+    while not trial_finished(trial_dir, num_steps):
+        if (trial_dir / FAILED_FILE).is_file():
+            raise JaxpaintError(f"trial {trial_dir} failed on process {owner}: {(trial_dir / FAILED_FILE).read_text()}")
+        time.sleep(POLL_SECONDS)
+
+
 def tune(sweep_spec: str, workdir, overrides=()) -> dict:
     from jaxpaint import tuning
     from jaxpaint.config import load_config, lookup
@@ -46,17 +69,47 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
         for value in values:
             load_config(sweep["config"], [*base, tuning.override(name, value)])
     start = {name: lookup(base_config, name) for name, _ in sweep["parameters"]}
+    process, processes = tuning.process_group()
+    if processes > 1 and "distributed" in base_config:
+        base.append("--config.distributed=False")  # each trial is a one-process run inside the job
     trials: dict[str, float] = {}
 
-    def score(choices: dict) -> float:
-        trial_dir = workdir / "trials" / tuning.trial_name(choices)
+    def trial(choices: dict):
         config = load_config(sweep["config"], [*base, *(tuning.override(k, v) for k, v in choices.items())])
+        return workdir / "trials" / tuning.trial_name(choices), config
+
+    def train_trial(trial_dir: Path, config) -> None:
         status = "done" if trial_finished(trial_dir, int(config.num_steps)) else "training"
-        print(f"trial {trial_dir.name}: {status}")
+        print(f"trial {trial_dir.name}: {status}" + (f" (process {process} of {processes})" if processes > 1 else ""),
+              flush=True)
         if status == "training":
-            train_and_evaluate(config, trial_dir)
+            (trial_dir / FAILED_FILE).unlink(missing_ok=True)
+            try:
+                train_and_evaluate(config, trial_dir)
+            except BaseException as err:
+                trial_dir.mkdir(parents=True, exist_ok=True)
+                (trial_dir / FAILED_FILE).write_text(f"{type(err).__name__}: {err}")
+                raise
+
+    def read_score(trial_dir: Path) -> float:
         trials[trial_dir.name] = tuning.last_validation(trial_dir / METRICS_FILE, sweep["metric"])
         return trials[trial_dir.name]
+
+    def score(choices: dict) -> float:
+        trial_dir, config = trial(choices)
+        train_trial(trial_dir, config)
+        return read_score(trial_dir)
+
+    def score_many(step_choices: list[dict]) -> list[float]:
+        """Trial i on process i mod P; then every trial's score, read from its workdir."""
+        planned = [trial(c) for c in step_choices]
+        for i, (trial_dir, config) in enumerate(planned):
+            if i % processes == process:
+                train_trial(trial_dir, config)
+        for i, (trial_dir, config) in enumerate(planned):
+            if i % processes != process:
+                wait_for_trial(trial_dir, int(config.num_steps), i % processes)
+        return [read_score(trial_dir) for trial_dir, _ in planned]
 
     steps: list[dict] = []
 
@@ -64,17 +117,20 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
         steps.append(step)
         print(f"{step['parameter']}: " + ", ".join(f"{v!r} -> {s:.4f}" for v, s in zip(step["values"], step["scores"]))
               + f"; chosen {step['chosen']!r}")
-        tuning.write_json_atomic(workdir / tuning.RESULT_FILE, {
+        if process == 0:
+            tuning.write_json_atomic(workdir / tuning.RESULT_FILE, {
             "sweep": sweep_spec, "config": sweep["config"], "metric": sweep["metric"], "overrides": base,
-            "start": start, "steps": steps, "trials": trials,
-        })
+                "start": start, "steps": steps, "trials": trials,
+            })
 
     workdir.mkdir(parents=True, exist_ok=True)
-    choices, steps_done = tuning.algorithm1(sweep["parameters"], start, score, record)
+    choices, steps_done = tuning.algorithm1(sweep["parameters"], start, score, record,
+                                            score_many if processes > 1 else None)
     result = {"sweep": sweep_spec, "config": sweep["config"], "metric": sweep["metric"], "overrides": base,
               "start": start, "steps": steps_done, "trials": trials, "chosen": choices}
-    tuning.write_json_atomic(workdir / tuning.RESULT_FILE, result)
-    tuning.plot_sweep(steps_done, workdir / "sweep.png", sweep["metric"])
+    if process == 0:
+        tuning.write_json_atomic(workdir / tuning.RESULT_FILE, result)
+        tuning.plot_sweep(steps_done, workdir / "sweep.png", sweep["metric"])
     return result
 
 

@@ -131,3 +131,9 @@ def restore_state(workdir, init_state) -> tuple[ml_collections.ConfigDict, Train
 
 def _write_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode())
+
+
+def run_finished(workdir, num_steps: int) -> bool:
+    """Whether the run in `workdir` holds its final checkpoint (step `num_steps`): a finished run that a
+    suite or a sweep loads instead of training again."""
+    return (Path(workdir) / CHECKPOINT_DIR / str(int(num_steps))).is_dir()

@@ -67,3 +67,35 @@ def plot_curves(records: list[dict], out_path, *, title: str | None = None) -> P
     plt.close(fig)
     tmp.replace(out_path)
     return out_path
+
+
+def plot_validation(runs: dict[str, list[dict]], out_path, *, key_part: str = "dssim") -> Path | None:
+    """One panel: each run's validation metric whose name contains `key_part` against the step (thesis
+    Fig. 9's DSSIM against epochs, all methods together); None when no run validates that metric."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = {}
+    for name, records in runs.items():
+        for metric, by_split in series(records).items():
+            if key_part in metric and "val" in by_split:
+                lines[f"{name}: {metric}"] = by_split["val"]
+    if not lines:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for label, (steps, values) in lines.items():
+        ax.plot(steps, values, marker="o", markersize=3, label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"validation {key_part}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    tmp.replace(out_path)
+    return out_path

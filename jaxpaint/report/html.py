@@ -10,13 +10,13 @@ import html
 import math
 from pathlib import Path
 
-from jaxpaint.report.tables import COLUMNS, _cell
+from jaxpaint.report.tables import _cell, header, present_columns
 
 
 def table_html(rows: list[dict]) -> str:
     """The results table (the same columns and formats as results.md)."""
-    present = [c for c in COLUMNS if any(r.get(c[0]) is not None for r in rows)]
-    head = "".join(f"<th>{html.escape(h)} {'↓' if low else '↑'}</th>" for _, h, _, low in present)
+    present = present_columns(rows)
+    head = "".join(f"<th>{html.escape(header(h, low))}</th>" for _, h, _, low in present)
     body = []
     for row in rows:
         cells = "".join(f"<td>{_cell(row.get(key), fmt)}</td>" for key, _, fmt, _ in present)
@@ -36,13 +36,18 @@ tr th:first-child{text-align:left}figure{margin:1em 0}img{max-width:100%;image-r
 figcaption{color:#555;font-size:90%}"""
 
 
-def write_report_html(out_path, title: str, rows: list[dict], note: str, figures: list[tuple[str, Path]]) -> Path:
-    """Writes the page: title, table, note, then each (caption, PNG path) figure embedded."""
+def write_report_html(out_path, title: str, rows: list[dict], note: str, figures: list[tuple[str, Path]],
+                      tables: list[tuple[str, list[dict], str]] = ()) -> Path:
+    """Writes the page: title, table, note, then each further (heading, rows, note) table, then each
+    (caption, PNG path) figure embedded."""
     from jaxpaint.data.images import write_bytes_atomic
 
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>", table_html(rows),
-             f"<p>{html.escape(note)}</p>", "<h2>Figures</h2>"]
+             f"<p>{html.escape(note)}</p>"]
+    for heading, extra_rows, extra_note in tables:
+        parts += [f"<h2>{html.escape(heading)}</h2>", table_html(extra_rows), f"<p>{html.escape(extra_note)}</p>"]
+    parts.append("<h2>Figures</h2>")
     parts += [image_html(path, caption) for caption, path in figures]
     parts.append("</body></html>\n")
     out_path = Path(out_path)

@@ -20,16 +20,32 @@ COLUMNS = (
 def _cell(value, fmt: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if isinstance(value, (str, int)):  # a label or a count
+        return str(value)
     return fmt.format(value)
+
+
+def present_columns(rows: list[dict]) -> list[tuple]:
+    """The known columns any row has, in COLUMNS order, then any other numeric key the rows carry
+    (a metric the evaluation added, e.g. LPIPS), so that a new metric shows without editing this table."""
+    known = {key for key, *_ in COLUMNS}
+    present = [c for c in COLUMNS if any(r.get(c[0]) is not None for r in rows)]
+    extra = sorted({k for r in rows for k, v in r.items()
+                    if k != "method" and k not in known and isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return present + [(k, k, "{:.4f}", None) for k in extra]
+
+
+def header(name: str, lower_is_better) -> str:
+    return name if lower_is_better is None else f"{name} {'↓' if lower_is_better else '↑'}"
 
 
 def results_markdown(rows: list[dict], title: str | None = None, note: str | None = None) -> str:
     """A Markdown table with one row per method; `rows` are dicts with a "method" key and metric means."""
-    present = [c for c in COLUMNS if any(r.get(c[0]) is not None for r in rows)]
-    header = "| method | " + " | ".join(f"{h} {'↓' if low else '↑'}" for _, h, _, low in present) + " |"
+    present = present_columns(rows)
+    head = "| method | " + " | ".join(header(h, low) for _, h, _, low in present) + " |"
     rule = "|---|" + "---|" * len(present)
     lines = [f"# {title}", ""] if title else []
-    lines += [header, rule]
+    lines += [head, rule]
     for row in rows:
         cells = [_cell(row.get(key), fmt) for key, _, fmt, _ in present]
         lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
