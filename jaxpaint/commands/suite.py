@@ -88,7 +88,7 @@ def entry_config(entry: dict, data_dir: Path, dataset: str, seed: int):
 
 def train_or_load(config, workdir: Path, label: str) -> str:
     """Trains (or resumes) the run unless its final checkpoint is there; says which."""
-    from jaxpaint.train.checkpoint import run_finished
+    from jaxpaint.engine.checkpoint import run_finished
     from jaxpaint.train.loop import train_and_evaluate
 
     if run_finished(workdir, config.num_steps):
@@ -101,7 +101,7 @@ def train_or_load(config, workdir: Path, label: str) -> str:
 
 
 def final_checkpoint_stamp(workdir: Path, num_steps: int) -> int:
-    from jaxpaint.train.checkpoint import CHECKPOINT_DIR
+    from jaxpaint.engine.checkpoint import CHECKPOINT_DIR
 
     return (Path(workdir) / CHECKPOINT_DIR / str(int(num_steps))).stat().st_mtime_ns
 
