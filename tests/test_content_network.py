@@ -59,7 +59,9 @@ def test_elu_changes_the_function_not_the_parameters():
     leaky = ce.generator(config).apply(variables, x, train=False)
     elu = ce.generator(elu_config).apply(variables, x, train=False)  # same tree: the activation has no parameters
     assert leaky.shape == elu.shape == x.shape
-    assert float(jnp.max(jnp.abs(leaky - elu))) > 1e-4
+    # Freshly initialised (N(0, 0.02) weights, BN at its initial running averages) the outputs are ~1e-9: compare
+    # relative to their size. ELU(x) ≈ x for small x, where LeakyReLU gives 0.2·x below zero and ReLU 0.
+    assert float(jnp.max(jnp.abs(leaky - elu))) > 0.1 * float(jnp.max(jnp.abs(leaky)))
 
 
 def test_unknown_options_are_named():

@@ -19,9 +19,15 @@ Variants:
   lspet  LSPET at 128 px (lspet_128_seed0, 4752 train images), sized for a 2-core CPU:
          width 16 (channels 16-32-64-128, a 4·4·128 → 1000 dense bottleneck),
          batch 16, 1200 steps (4 epochs), λ_rec = 1 (generator alone, as the CE `quick`
-         variant: in so few steps the adversarial term only adds noise). Measured at
-         STEP_SECONDS_LSPET s a step on this machine's 2 shared cores (see README), so
-         1200 steps take about 17 minutes, well inside the 90-minute limit.
+         variant: in so few steps the adversarial term only adds noise). 3.5 GFLOP a
+         step (XLA's count). On the 2-core AMD EPYC development machine, shared (load
+         average 9-14), `jaxpaint bench train_throughput -- --variant content_network:lspet
+         --batch-size 16 --steps 5` measured 0.57 / 0.89 / 1.16 s a step (median 0.89), so
+         1200 steps take about 18 minutes (23 at the slowest round), far inside the
+         90-minute limit; the paper model (width 64, batch 64, 297 GFLOP a step) would
+         manage only a few hundred steps in 90 minutes. Train it with
+           jaxpaint train --config experiments/configs/content_network.py:lspet \
+             --workdir runs/content_lspet --config.data.data_dir=/path/to/data
   tiny   tests only: 64 px, a few channels, a few steps.
 """
 

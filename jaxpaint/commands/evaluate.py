@@ -69,6 +69,8 @@ def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None, 
     dataset = resolve_dataset(data_dir, dataset)
     mean_rgb = loader.mean_color(loader.open_split(data_dir, dataset, "train"))
     config = ml_collections.ConfigDict({"method": method, "data": {"mean_rgb": [float(c) for c in mean_rgb]}})
+    if getattr(module, "NEEDS_CONTENT", False):  # its own fields take overrides, e.g. --config.content_workdir=RUN
+        config.update(module.default_config())
     return load_inpainter(method, config=apply_overrides(config, overrides)), dataset
 
 
