@@ -23,13 +23,40 @@ def default_config(name: str) -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict({"method": name})
 
 
+def content_settings(module, config) -> ml_collections.ConfigDict:
+    """The module's default config with the fields of `config` that it knows."""
+    settings = module.default_config()
+    settings.update({k: v for k, v in dict(config or {}).items() if k in settings})
+    return settings
+
+
+def content_inpainter(settings) -> Inpainter:
+    """The first guess of `settings.content_method`, restored from `settings.content_workdir` when it trains.
+
+    Without a method name the workdir's run names it (e.g. a content network, which is a
+    `context_encoder` run); without either it is the diffusion fill.
+    """
+    method, workdir = settings.get("content_method"), settings.get("content_workdir")
+    if not method and workdir:
+        from jaxpaint.train.checkpoint import load_config_json
+
+        method = load_config_json(workdir).get("method")
+        if not method:
+            raise JaxpaintError(f"content_workdir {workdir}: its config.json names no method")
+    return load_inpainter(method or "diffusion", workdir)
+
+
+def content_and_full_inpainters(module, config) -> tuple[Inpainter, Inpainter]:
+    """(the first guess alone, the method refining it) for a method that needs content (patch synthesis)."""
+    settings = content_settings(module, config)
+    content = content_inpainter(settings)
+    return content, module.make_inpainter(settings, content)
+
+
 def content_method_inpainter(module, config) -> Inpainter:
     """A method that refines another's first guess (patch synthesis): the guess's inpainter is built from
     `content_method` and `content_workdir` in the config (the module's defaults where absent)."""
-    settings = module.default_config()
-    settings.update({k: v for k, v in dict(config or {}).items() if k in settings})
-    content = load_inpainter(settings.content_method, settings.content_workdir)
-    return module.make_inpainter(settings, content)
+    return content_and_full_inpainters(module, config)[1]
 
 
 def load_inpainter(name: str, workdir=None, config=None) -> Inpainter:

@@ -58,6 +58,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.disc_width = 64     # ndf
     c.model.bottleneck = 4000   # nBottleneck: length of the context vector
     c.model.feature_size = 4    # n: the encoder's output is n × n × (8·width)
+    # Pathak et al.'s layers; content_network.py sets "elu" and "fc" (Yang et al.'s content network).
+    c.model.activation = "leaky_relu"
+    c.model.bottleneck_layer = "channelwise"
 
     c.loss = ml_collections.ConfigDict()
     c.loss.lambda_rec = 0.999

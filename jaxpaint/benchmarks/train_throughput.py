@@ -28,7 +28,7 @@ from jaxpaint.benchmarks import format_machine, machine_info
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--variant", default="paper", help="experiments/configs/context_encoder.py variant")
+    parser.add_argument("--variant", default="paper", help="experiments/configs/context_encoder.py variant, or CONFIG:VARIANT of a Context Encoder config")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=3, help="timed steps a round, after one warm-up step")
     parser.add_argument("--rounds", type=int, default=3, help="timing rounds, alternating JAX and PyTorch")
@@ -315,7 +315,8 @@ def run(args) -> dict:
     from jaxpaint.config import load_config
     from jaxpaint.methods import context_encoder as ce
 
-    config = load_config(f"context_encoder:{args.variant}")
+    # A bare variant is context_encoder.py's; "content_network:lspet" names another Context Encoder config.
+    config = load_config(args.variant if ":" in args.variant else f"context_encoder:{args.variant}")
     config.batch_size = args.batch_size
     size = int(config.data.image_size)
     host_batch = synthetic_batch(args.batch_size, size, args.seed)

@@ -43,7 +43,15 @@ def register(subparsers) -> None:
     p.add_argument("--mask", help="its mask PNG (nonzero = hole), same size as the image")
     p.add_argument("--distributed", action="store_true",
                    help="join a jax.distributed job; each process inpaints its own share of the images")
-    p.set_defaults(func=run)
+    p.add_argument("--compare-content", metavar="PNG",
+                   help=f"for a method that refines a first guess (patch_synthesis): also write a grid of the first "
+                        f"{COMPARE_ROWS} images, one a row: masked input, content only, full method, original")
+    # Extra `--config.key=value` arguments change the method's config, e.g. for patch synthesis
+    # --config.content_workdir=runs/content_lspet (the trained content network) or --config.levels=2.
+    p.set_defaults(func=run, accepts_overrides=True)
+
+
+COMPARE_ROWS = 8
 
 
 # --- inputs: each yields (output name, uint8 (H, W, 3) image, bool (H, W) hole) -----------------
@@ -211,6 +219,41 @@ def inpaint_all(inpainter, items: Iterator, total: int, out_dir: Path, batch_siz
     return written
 
 
+# --- content-only against full-method grid -----------------------------------------------------
+
+
+class ComparisonRecorder:
+    """Wraps a method's inpainter and keeps, for the first `rows` images, the input, the first guess of
+    its content inpainter (composited) and the method's result, for `write`."""
+
+    def __init__(self, content, full, rows: int = COMPARE_ROWS):
+        self.content, self.full, self.rows = content, full, rows
+        self.columns: dict[str, list[np.ndarray]] = {"masked input": [], "content only": [], "full method": [],
+                                                      "original": []}
+
+    def __call__(self, images, holes):
+        result = self.full(images, holes)
+        take = max(0, self.rows - len(self.columns["original"]))
+        if take:
+            from jaxpaint.evaluation import masked_input
+            from jaxpaint.report.grids import draw_example
+
+            images, holes = np.asarray(images)[:take], np.asarray(holes, bool)[:take]
+            content = np.where(holes[..., None], np.asarray(self.content(images, holes)), images)
+            full = np.where(holes[..., None], np.asarray(result)[:take], images)
+            for image, hole, first, final in zip(images, holes, content, full):
+                self.columns["masked input"].append(draw_example(masked_input(image[None], hole[None])[0], hole=hole))
+                self.columns["content only"].append(first)
+                self.columns["full method"].append(final)
+                self.columns["original"].append(image)
+        return result
+
+    def write(self, path) -> None:
+        from jaxpaint.report.grids import save_grid
+
+        save_grid(path, self.columns)
+
+
 # --- the command --------------------------------------------------------------------------------
 
 
@@ -299,12 +342,28 @@ def run(args) -> int:
     from jaxpaint.methods import get_inpainting_method, is_trainable
 
     check_arguments(args)
+    if args.distributed and args.compare_content:
+        raise JaxpaintError("--compare-content draws one grid from one process; run it without --distributed")
     process_index, process_count = join_processes(args.distributed)
     config = run_config(args.workdir)
     method = args.method or (config.get("method") if config is not None else None)
     if not method:
         raise JaxpaintError("give --method, or --workdir of a training run")
     module = get_inpainting_method(method)  # a pose run or an unknown name fails here, before any work
+    needs_content = getattr(module, "NEEDS_CONTENT", False)
+    if args.compare_content and not needs_content:
+        raise JaxpaintError(f"--compare-content: method {method!r} refines no first guess (patch_synthesis does)")
+    if needs_content and config is None:
+        config = module.default_config()
+    if args.overrides:
+        from jaxpaint.config import apply_overrides, check_config
+
+        if config is None:
+            from jaxpaint.inference import default_config
+
+            config = default_config(method)
+        config = apply_overrides(config, args.overrides)
+        check_config(config, "the config with the overrides")
     if config is not None and is_trainable(module) and config.get("method") != method:
         raise JaxpaintError(f"--workdir {args.workdir} holds a {config.get('method')!r} run, not {method!r}")
     if config is not None and args.batch_size is not None:
@@ -315,7 +374,17 @@ def run(args) -> int:
     total, items, blocks_by_name = choose_input(args, config, batch_size, (process_index, process_count))
     if total == 0 and process_count == 1:
         raise JaxpaintError("no images to inpaint (the input is empty)")
-    inpainter = load_inpainter(method, workdir=args.workdir, config=config)
+    recorder = None
+    if args.compare_content:
+        from jaxpaint.data.images import check_output_path
+        from jaxpaint.inference import content_and_full_inpainters
+
+        check_output_path(Path(args.compare_content), "--compare-content",
+                          {"--out": args.out, "--input": args.input, "--image": args.image, "--mask": args.mask,
+                           "--data-dir": args.data_dir})
+        inpainter = recorder = ComparisonRecorder(*content_and_full_inpainters(module, config))
+    else:
+        inpainter = load_inpainter(method, workdir=args.workdir, config=config)
     out_dir = Path(args.out)
     if process_count == 1:
         # Built under a temporary name and moved in when complete: OUT is absent or whole.
@@ -323,16 +392,19 @@ def run(args) -> int:
             written = inpaint_all(inpainter, items, total, staging, batch_size, model_size)
             write_blocks(staging, blocks_by_name)
         print(f"{written} images inpainted with {method} into {out_dir}")
-        return 0
-    # Several processes share OUT: every one has checked it is empty before any writes, each PNG is
-    # written atomically under its own name, and the first process writes maskdata.json.
-    barrier("jaxpaint inpaint: output folder checked", process_count)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = inpaint_all(inpainter, items, total, out_dir, batch_size, model_size)
-    if process_index == 0:
-        write_blocks(out_dir, blocks_by_name)
-    barrier("jaxpaint inpaint: every shard written", process_count)
-    print(f"{written} images inpainted with {method} into {out_dir} (process {process_index} of {process_count})")
+    else:
+        # Several processes share OUT: every one has checked it is empty before any writes, each PNG is
+        # written atomically under its own name, and the first process writes maskdata.json.
+        barrier("jaxpaint inpaint: output folder checked", process_count)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = inpaint_all(inpainter, items, total, out_dir, batch_size, model_size)
+        if process_index == 0:
+            write_blocks(out_dir, blocks_by_name)
+        barrier("jaxpaint inpaint: every shard written", process_count)
+        print(f"{written} images inpainted with {method} into {out_dir} (process {process_index} of {process_count})")
+    if recorder is not None:
+        recorder.write(args.compare_content)
+        print(f"content-only against {method} grid of {len(recorder.columns['original'])} images: {args.compare_content}")
     return 0
 
 

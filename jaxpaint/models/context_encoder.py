@@ -20,6 +20,16 @@ two keeps them from collapsing into one linear map.
 
 The generator predicts the whole image, because holes may be anywhere (up to 10
 blocks per image), not one centre square.
+
+Two options give the content network of Multi-Scale Neural Patch Synthesis (Yang et
+al. 2017), "a Context Encoder with ELUs and a plain fully connected bottleneck":
+
+- `activation = "elu"`: ELU after every hidden layer, in place of the encoder's and the
+  bottleneck's LeakyReLU 0.2 and the decoder's ReLU (the default, "leaky_relu", is
+  Pathak et al.'s mix);
+- `bottleneck_layer = "fc"`: no channel-wise layer; the n×n×m map is flattened and one
+  dense layer (n²·m·bottleneck weights, no bias as BN follows) maps it to the context
+  vector. The default, "channelwise", is the channel-wise layer plus the n×n convolution.
 """
 
 from __future__ import annotations
@@ -30,7 +40,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxpaint.models.layers import CONV_INIT, Conv, ConvTranspose, batch_norm, downsample, num_stages, stage_widths
+from jaxpaint.models.layers import (CONV_INIT, Conv, ConvTranspose, batch_norm, downsample, leaky_relu, num_stages,
+                                    stage_widths)
+
+ACTIVATIONS = ("leaky_relu", "elu")
+BOTTLENECK_LAYERS = ("channelwise", "fc")
 
 
 class ChannelwiseDense(nn.Module):
@@ -53,21 +67,36 @@ class ContextEncoder(nn.Module):
     width: int = 64
     bottleneck: int = 4000
     feature_size: int = 4
+    activation: str = "leaky_relu"  # or "elu" (Yang et al.'s content network)
+    bottleneck_layer: str = "channelwise"  # or "fc"
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"ContextEncoder: activation {self.activation!r} is not one of {ACTIVATIONS}")
+        if self.bottleneck_layer not in BOTTLENECK_LAYERS:
+            raise ValueError(f"ContextEncoder: bottleneck_layer {self.bottleneck_layer!r} is not one of {BOTTLENECK_LAYERS}")
+        elu = self.activation == "elu"
+        encoder_act = nn.elu if elu else leaky_relu
+        decoder_act = nn.elu if elu else nn.relu
         size = x.shape[1]
         widths = stage_widths(num_stages(size, self.feature_size), self.width)
-        x = downsample(x, widths, train, prefix="enc_")
-        x = nn.leaky_relu(ChannelwiseDense(name="channelwise_fc")(x), 0.2)
+        x = downsample(x, widths, train, prefix="enc_", activation=encoder_act)
         n = self.feature_size
-        x = Conv(self.bottleneck, (n, n), padding="VALID", use_bias=False, kernel_init=CONV_INIT, name="bottleneck_conv")(x)
-        x = nn.leaky_relu(batch_norm(train, "bottleneck_bn")(x), 0.2)
+        if self.bottleneck_layer == "fc":
+            flat = x.reshape(x.shape[0], -1)
+            x = nn.Dense(self.bottleneck, use_bias=False, kernel_init=CONV_INIT, name="bottleneck_fc")(flat)
+            x = x.reshape(x.shape[0], 1, 1, self.bottleneck)
+        else:
+            x = encoder_act(ChannelwiseDense(name="channelwise_fc")(x))
+            x = Conv(self.bottleneck, (n, n), padding="VALID", use_bias=False, kernel_init=CONV_INIT,
+                     name="bottleneck_conv")(x)
+        x = encoder_act(batch_norm(train, "bottleneck_bn")(x))
         x = ConvTranspose(widths[-1], (n, n), padding="VALID", use_bias=False, kernel_init=CONV_INIT, name="dec_fc")(x)
-        x = nn.relu(batch_norm(train, "dec_bn_fc")(x))
+        x = decoder_act(batch_norm(train, "dec_bn_fc")(x))
         for i, features in enumerate(reversed(widths[:-1])):
             x = ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=False,
                               kernel_init=CONV_INIT, name=f"dec_conv{i}")(x)
-            x = nn.relu(batch_norm(train, f"dec_bn{i}")(x))
+            x = decoder_act(batch_norm(train, f"dec_bn{i}")(x))
         x = ConvTranspose(3, (4, 4), strides=(2, 2), padding="SAME", kernel_init=CONV_INIT, name="dec_out")(x)
         return jnp.tanh(x)

@@ -342,14 +342,18 @@ class ConvTranspose(nn.Module):
         return y
 
 
-def downsample(x: jax.Array, widths: list[int], train: bool, prefix: str = "") -> jax.Array:
+def leaky_relu(x: jax.Array) -> jax.Array:
+    return nn.leaky_relu(x, 0.2)
+
+
+def downsample(x: jax.Array, widths: list[int], train: bool, prefix: str = "", activation=leaky_relu) -> jax.Array:
     """The DCGAN-style encoder stages shared by the Context Encoder and the discriminator:
-    4×4 stride-2 convs, BN after all but the first, LeakyReLU 0.2. Call it inside a compact
-    method: its layers (named `{prefix}conv{i}`, `{prefix}bn{i}`) belong to the caller."""
+    4×4 stride-2 convs, BN after all but the first, LeakyReLU 0.2 (or `activation`). Call it inside
+    a compact method: its layers (named `{prefix}conv{i}`, `{prefix}bn{i}`) belong to the caller."""
     for i, features in enumerate(widths):
         x = Conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=i == 0,
                  kernel_init=CONV_INIT, name=f"{prefix}conv{i}")(x)
         if i > 0:
             x = batch_norm(train, f"{prefix}bn{i}")(x)
-        x = nn.leaky_relu(x, 0.2)
+        x = activation(x)
     return x
