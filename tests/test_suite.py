@@ -121,3 +121,14 @@ def test_bad_entries_are_refused_before_anything_is_written(tmp_path, entry, mes
     assert not (tmp_path / "out").exists()
     with pytest.raises(JaxpaintError, match="unique"):
         check_suite({"build": {}, "entries": [{"name": "a", "method": "holes"}] * 2}, "test")
+
+
+def test_entries_keeps_only_the_named_rows_and_refuses_unknown_names():
+    from jaxpaint.commands.suite import only_entries
+
+    suite = load_suite("table3", "synthetic")
+    kept = only_entries(suite, "unet, diffusion")
+    assert [e["name"] for e in kept["entries"]] == ["diffusion", "unet"]  # the suite's order
+    assert only_entries(suite, None) is suite
+    with pytest.raises(JaxpaintError, match="unknown entry unet_big; the suite has holes, diffusion"):
+        only_entries(suite, "unet,unet_big")

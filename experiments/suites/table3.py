@@ -55,9 +55,11 @@ def _lspet() -> dict:
             {"name": "diffusion", "method": "diffusion"},
             {"name": "context_encoder", "method": "context_encoder", "config": "context_encoder:lspet"},
             {"name": "semantic", "method": "semantic", "config": "semantic:lspet", "dataset": "lspet_64_seed0"},
+            {"name": "content_network", "method": "context_encoder", "config": "content_network:lspet"},
             {"name": "patch_synthesis", "method": "patch_synthesis", "content": ["content_network"],
              "overrides": ["--config.progress=False"], "max_test_images": 16},
             {"name": "unet", "method": "unet", "config": "unet:lspet"},
+            {"name": "unet_pose", "method": "unet", "config": "unet:pose_lspet"},
         ],
     }
 

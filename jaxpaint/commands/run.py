@@ -37,6 +37,8 @@ def register(subparsers) -> None:
     suite.add_argument("--dataset", help="the built dataset the suite reads from --data-dir (lspet preset)")
     suite.add_argument("--pose-model", help="a trained pose-evaluator run for WNJD and PCK (default: the "
                                             "suite trains its own)")
+    suite.add_argument("--entries", help="comma-separated names: run only these rows of the suite "
+                                         "(e.g. diffusion,unet)")
     suite.add_argument("--max-test-images", type=int, help="score each method on at most the first N test images")
     suite.add_argument("--tune-dir", action="append", help="a folder holding `jaxpaint tune` outputs, for the "
                                                            "sweep plots (repeatable)")

@@ -74,14 +74,19 @@ def check_suite(suite: dict, where: str) -> dict:
     return suite
 
 
-def entry_config(entry: dict, data_dir: Path, dataset: str, seed: int):
-    """The trained entry's config, set to the suite's data (its own dataset when it names one) and seed."""
+def entry_config(entry: dict, data_dir: Path, dataset: str, seed: int, pose_dir: Path | None = None):
+    """The trained entry's config, set to the suite's data (its own dataset when it names one) and seed.
+    A config that reads a pose evaluator (`pose.workdir`, the pose-aware U-Net) gets the suite's."""
     from jaxpaint.config import load_config
 
+    config = load_config(entry["config"])
+    pose = [f"--config.pose.workdir={str(Path(pose_dir).resolve())!r}"] if (
+        pose_dir is not None and "workdir" in config.get("pose", {})) else []
     return load_config(entry["config"], [
         f"--config.data.data_dir={str(data_dir)!r}",
         f"--config.data.dataset={entry.get('dataset', dataset)!r}",
         f"--config.seed={seed}",
+        *pose,
         *entry.get("overrides", []),
     ])
 
@@ -210,6 +215,19 @@ def figures(suite_dir: Path, trained: dict[str, Path], tune_dirs: list[str]) -> 
     return made
 
 
+def only_entries(suite: dict, names: str | None) -> dict:
+    """The suite restricted to the comma-separated entry `names` (all of it when None)."""
+    if not names:
+        return suite
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = [e["name"] for e in suite["entries"]]
+    unknown = [n for n in wanted if n not in known]
+    if unknown or not wanted:
+        raise JaxpaintError(f"--entries {names!r}: unknown entry {', '.join(unknown) or '(none given)'}; "
+                            f"the suite has {', '.join(known)}")
+    return {**suite, "entries": [e for e in suite["entries"] if e["name"] in wanted]}
+
+
 def run_suite(args, suite: dict | None = None) -> int:
     """Runs the suite `args.suite` (or the given `suite` dict: tests pass their own entries)."""
     from jaxpaint.commands.evaluate import _write_json_atomic
@@ -221,6 +239,7 @@ def run_suite(args, suite: dict | None = None) -> int:
 
     started = time.perf_counter()
     suite = check_suite(suite, args.suite) if suite is not None else load_suite(args.suite, args.source)
+    suite = only_entries(suite, getattr(args, "entries", None))
     suite_dir = Path(args.workdir)
     if suite_dir.exists() and not suite_dir.is_dir():
         raise JaxpaintError(f"--workdir {suite_dir} is a file, not a folder")
@@ -239,10 +258,11 @@ def run_suite(args, suite: dict | None = None) -> int:
             raise JaxpaintError(f"--data-dir {data_dir} is not a folder; build {dataset} there first")
     entries = {e["name"]: e for e in suite["entries"]}
     runs_dir, eval_dir = suite_dir / "runs", suite_dir / "eval"
-    configs = {name: entry_config(e, data_dir, dataset, args.seed) for name, e in entries.items() if e.get("config")}
+    pose_dir, pose_config = (Path(args.pose_model) if args.pose_model else suite_dir / "pose"), None
+    configs = {name: entry_config(e, data_dir, dataset, args.seed, pose_dir)
+               for name, e in entries.items() if e.get("config")}
     for name, config in configs.items():
         check_config_and_workdir(config, runs_dir / name)
-    pose_dir, pose_config = (Path(args.pose_model) if args.pose_model else suite_dir / "pose"), None
     if not args.pose_model and suite.get("pose"):
         pose_config = entry_config({"name": "pose", **suite["pose"]}, data_dir, dataset, args.seed)
         check_config_and_workdir(pose_config, pose_dir)
