@@ -85,6 +85,7 @@ _METHOD = gan.make_method(SPEC)
 init_state, train_step, phase = _METHOD.init_state, _METHOD.train_step, _METHOD.phase
 
 PREVIEW_SAMPLES = 16
+PREVIEW_COLUMNS = 4  # a square grid of the samples, as in the thesis's Fig. 17
 
 
 def preview(config, state, batch: dict) -> dict[str, jax.Array]:
@@ -93,7 +94,9 @@ def preview(config, state, batch: dict) -> dict[str, jax.Array]:
     z = draw_z(config, PREVIEW_SAMPLES, jax.random.PRNGKey(int(config.seed) + 1))
     samples, _ = gan.apply_net(generator(config), state.params["generator"], state.model_state["generator"], z,
                                train=False)
-    return {"samples": to_uint8(samples)}
+    samples = to_uint8(samples)
+    rows = PREVIEW_SAMPLES // PREVIEW_COLUMNS
+    return {f"z {c * rows + 1}-{(c + 1) * rows}": samples[c * rows:(c + 1) * rows] for c in range(PREVIEW_COLUMNS)}
 
 
 def search_settings(config) -> latent_search.SearchSettings:
