@@ -38,8 +38,6 @@ def content_inpainter(settings) -> Inpainter:
     """
     method, workdir = settings.get("content_method"), settings.get("content_workdir")
     if not method and workdir:
-        from jaxpaint.train.checkpoint import load_config_json
-
         method = load_config_json(workdir).get("method")
         if not method:
             raise JaxpaintError(f"content_workdir {workdir}: its config.json names no method")

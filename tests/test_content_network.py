@@ -13,7 +13,7 @@ from jaxpaint.config import load_config
 from jaxpaint.data.images import load_rgb, save_png_atomic
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.methods import context_encoder as ce
-from jaxpaint.train import checkpoint as ckpt
+from jaxpaint.engine import checkpoint as ckpt
 
 
 def param_shapes(config, size):
