@@ -132,3 +132,13 @@ def test_entries_keeps_only_the_named_rows_and_refuses_unknown_names():
     assert only_entries(suite, None) is suite
     with pytest.raises(JaxpaintError, match="unknown entry unet_big; the suite has holes, diffusion"):
         only_entries(suite, "unet,unet_big")
+
+
+def test_a_pose_aware_entry_reads_the_suite_pose_evaluator(tmp_path):
+    from jaxpaint.commands.suite import entry_config
+
+    entry = {"name": "unet_pose", "method": "unet", "config": "unet:pose_lspet"}
+    config = entry_config(entry, tmp_path / "data", "lspet_128_seed0", 0, tmp_path / "pose")
+    assert config.pose.workdir == str((tmp_path / "pose").resolve()) and config.loss.pose_weight > 0
+    given = {**entry, "overrides": ["--config.pose.workdir='/elsewhere'"]}  # an entry's own choice wins
+    assert entry_config(given, tmp_path / "data", "lspet_128_seed0", 0, tmp_path / "pose").pose.workdir == "/elsewhere"
