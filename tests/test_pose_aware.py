@@ -154,6 +154,13 @@ def test_conditioning_adds_joint_channels_and_runs_through_the_cli(hourglass_run
     assert main(["inpaint", "--workdir", str(workdir), "--data-dir", data_dir, "--dataset", dataset,
                  "--split", "test", "--limit", "3", "--out", str(out)]) == 0
     assert len(list(out.glob("test_*.png"))) == 3
+    # A new run warm-started from this one goes on from its step.
+    warm = tmp_path / "warm"
+    assert main(["train", "--config", "unet:tiny_pose", "--workdir", str(warm), "--warm-start", str(workdir),
+                 f"--config.pose.workdir={hourglass_run}", f"--config.data.data_dir={data_dir}",
+                 f"--config.data.dataset={dataset}", "--config.num_steps=3", "--config.eval_every=3",
+                 "--config.checkpoint_every=3", "--config.preview_every=3"]) == 0
+    assert int(restore_run(warm)[1].step) == 3
 
     # At inference the heatmaps reach the generator: another hourglass gives other holes, the same known pixels.
     rng = np.random.default_rng(4)
@@ -165,6 +172,30 @@ def test_conditioning_adds_joint_channels_and_runs_through_the_cli(hourglass_run
     np.testing.assert_array_equal(first[~holes], images[~holes])
     np.testing.assert_array_equal(second[~holes], images[~holes])
     assert np.any(first[holes] != second[holes])
+
+
+def test_warm_start_gives_the_plain_generator_heatmap_channels_that_start_at_zero(hourglass_run):
+    """`ckpt.transplant` of a plain U-Net state into a conditioned one: the step, the optimiser state and
+    every weight carry over, the 12 new input rows of the first kernel are zero, so the conditioned
+    generator predicts what the plain one did."""
+    plain, conditioned = config_of(hourglass_run), config_of(hourglass_run, condition=True)
+    batch = tiny_batch(seed=6)
+    source = method.init_state(plain, jax.random.key(0), batch)
+    source, _ = jax.jit(lambda s, b: method.train_step(plain, s, b, {}, phase="gan"))(source, batch)
+    moved = ckpt.transplant(source, method.init_state(conditioned, jax.random.key(1), batch))
+    assert int(moved.step) == 1
+    kernel, old_kernel = np.asarray(first_conv_kernel(moved.params)), np.asarray(first_conv_kernel(source.params))
+    assert kernel.shape[2] == 4 + NUM_TYPES
+    np.testing.assert_array_equal(kernel[:, :, :4], old_kernel)
+    assert np.all(kernel[:, :, 4:] == 0.0)
+    discriminator = lambda state: jax.tree.leaves(state.params["discriminator"])
+    jax.tree.map(np.testing.assert_array_equal, discriminator(moved), discriminator(source))
+    frozen = method.load_frozen(conditioned)
+    np.testing.assert_allclose(np.asarray(method.predict(conditioned, moved, batch, frozen)),
+                               np.asarray(method.predict(plain, source, batch, {})), atol=1e-5)
+    # The other way round would drop channels: refused, naming the leaf.
+    with pytest.raises(JaxpaintError, match="warm start: .*conv1"):
+        ckpt.transplant(moved, source)
 
 
 def test_missing_pose_workdir_is_one_clear_error(hourglass_run, tiny_dataset, tmp_path, capsys):

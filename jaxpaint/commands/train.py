@@ -16,6 +16,10 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--config", required=True, help="config file and variant, e.g. experiments/configs/context_encoder.py:tiny")
     parser.add_argument("--workdir", required=True, help="run folder: config.json, checkpoints/, metrics.jsonl, curves.png, previews/")
+    parser.add_argument("--warm-start", metavar="RUN", default=None,
+                        help="start a new run from the latest checkpoint of RUN (a workdir of the same method), "
+                             "step included; input channels the model gains (e.g. model.pose_condition) start "
+                             "at zero. Ignored once the workdir has checkpoints of its own")
     parser.set_defaults(func=run, accepts_overrides=True)
 
 
@@ -27,7 +31,7 @@ def run(args) -> int:
 
     config = load_config(args.config, args.overrides)
     workdir = Path(args.workdir)
-    state = train_and_evaluate(config, workdir)
+    state = train_and_evaluate(config, workdir, warm_start=args.warm_start)
     import jax
 
     where = f" (process {jax.process_index()} of {jax.process_count()})" if jax.process_count() > 1 else ""

@@ -129,6 +129,35 @@ def restore_state(workdir, init_state) -> tuple[ml_collections.ConfigDict, Train
     return config, state
 
 
+def transplant(source: TrainState, target: TrainState) -> TrainState:
+    """`target`'s structure holding `source`'s values, for a run that starts from another run's checkpoint.
+
+    Leaves at the same path are copied (step, optimiser state and key included, so the schedule goes
+    on). A kernel whose input axis (-2) grew, as when the generator gains input channels, keeps its
+    old rows and gets zero rows for the new channels: the new inputs start with no effect, and the
+    model computes what the source's did until training moves them. Any other difference is an error.
+    """
+    values = {jax.tree_util.keystr(path): leaf for path, leaf in jax.tree_util.tree_leaves_with_path(source)}
+
+    def fill(path, like):
+        name = jax.tree_util.keystr(path)
+        if name not in values:
+            raise JaxpaintError(f"warm start: the source run has no {name} (another method or model)")
+        old = values[name]
+        if old.shape == like.shape:
+            return old if old.dtype == like.dtype else old.astype(like.dtype)
+        grown = (old.ndim == like.ndim >= 2 and old.shape[:-2] == like.shape[:-2]
+                 and old.shape[-1] == like.shape[-1] and old.shape[-2] < like.shape[-2])
+        if not grown:
+            raise JaxpaintError(f"warm start: {name} is {old.shape} in the source run and {like.shape} here; "
+                                "only new input channels (a kernel's axis -2 growing) can be added")
+        padding = [(0, 0)] * old.ndim
+        padding[-2] = (0, like.shape[-2] - old.shape[-2])
+        return jnp.pad(old, padding).astype(like.dtype)
+
+    return jax.tree_util.tree_map_with_path(fill, target)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode())
 

