@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -58,10 +59,23 @@ def test_optimisation_lowers_the_energy(vgg16):
     banks = ps.key_banks(model, variables, known, hole, layers, tuple(ps._transforms(config)))
     targets = ps.search_targets(model, variables, content, hole, banks, layers, config.tile)
     content_features = ps.features_of(model, variables, content, (content_layer,))[content_layer]
-    optimise = ps.make_optimise(model, ps._settings(config), layers, content_layer, 4)
-    _, values = optimise(variables, content, known, hole, content_features, targets)
-    values = np.asarray(values)
-    assert values.shape == (2, 4) and np.all(values[:, -1] < values[:, 0])
+    # The fixed unit step of the reference may go up for a few steps before it settles.
+    for linesearch in ps.LINESEARCHES:
+        settings = ps._settings(tiny_config(linesearch=linesearch))
+        optimise = ps.make_optimise(model, settings, layers, content_layer, 12)
+        _, values = optimise(variables, content, known, hole, content_features, targets)
+        values = np.asarray(values)
+        assert values.shape == (2, 12) and np.all(values[:, -1] < values[:, 0]), linesearch
+    # Without a line search (the reference's L-BFGS) the first step is -g scaled to at most unit length.
+    settings = ps._settings(tiny_config(linesearch="none"))
+    stepped, _ = ps.make_optimise(model, settings, layers, content_layer, 1)(
+        variables, content, known, hole, content_features, targets)
+    for i in range(2):
+        energy = lambda x: ps.energy(model, variables, settings, layers, content_layer, x, known[i], hole[i],
+                                     content_features[i], {k: (t[i], c[i]) for k, (t, c) in targets.items()})
+        grad = np.asarray(jax.grad(energy)(content[i]), np.float64)
+        expected = np.asarray(content[i], np.float64) - min(1.0, 1.0 / np.linalg.norm(grad)) * grad
+        np.testing.assert_allclose(np.asarray(stepped[i]), expected, atol=1e-5)
     # 9 transformed copies of the known region are candidates
     assert banks["relu4_1"][0].shape[1] == 9 * 4
 
@@ -71,5 +85,7 @@ def test_bad_settings_are_named():
         ps.level_sizes(32, 2, ("relu3_1", "relu4_1", "relu4_2"))
     with pytest.raises(JaxpaintError, match="optimizer 'sgd'"):
         ps.make_inpainter(tiny_config(optimizer="sgd"), lambda i, h: i, vgg=(None, None))
+    with pytest.raises(JaxpaintError, match="linesearch 'armijo'"):
+        ps.make_inpainter(tiny_config(linesearch="armijo"), lambda i, h: i, vgg=(None, None))
     with pytest.raises(JaxpaintError, match="give a content inpainter"):
         ps.make_inpainter(tiny_config(), None, vgg=(None, None))
