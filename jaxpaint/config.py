@@ -79,26 +79,28 @@ def resolve_config_path(spec: str) -> tuple[Path, str | None]:
     return path, variant or None
 
 
-def _import_config_module(path: Path):
-    module_spec = importlib.util.spec_from_file_location(f"jaxpaint_config_{path.stem}", path)
+def import_file(path: Path, kind: str, function: str):
+    """Imports a user's Python file (a config, sweep or suite) that must define `function`; any failure is
+    one error naming the file."""
+    module_spec = importlib.util.spec_from_file_location(f"jaxpaint_{kind}_{path.stem}", path)
     module = importlib.util.module_from_spec(module_spec)
-    # Registered so that dataclasses (e.g. Flax modules) defined in a config file can resolve their module.
+    # Registered so that dataclasses (e.g. Flax modules) defined in the file can resolve their module.
     sys.modules[module_spec.name] = module
     try:
         module_spec.loader.exec_module(module)
     except SyntaxError as err:
-        raise JaxpaintError(f"config file {path}, line {err.lineno}: syntax error: {err.msg}") from None
+        raise JaxpaintError(f"{kind} file {path}, line {err.lineno}: syntax error: {err.msg}") from None
     except Exception as err:  # the file is user code: any failure is a problem with that file
-        raise JaxpaintError(f"config file {path} fails on import: {type(err).__name__}: {err}") from None
-    if not callable(getattr(module, "get_config", None)):
-        raise JaxpaintError(f"config file {path} defines no get_config() function")
+        raise JaxpaintError(f"{kind} file {path} fails on import: {type(err).__name__}: {err}") from None
+    if not callable(getattr(module, function, None)):
+        raise JaxpaintError(f"{kind} file {path} defines no {function}() function")
     return module
 
 
 def load_config(spec: str, overrides: list[str] | tuple[str, ...] = ()) -> ml_collections.ConfigDict:
     """Imports the config file, calls get_config(variant), applies overrides and checks the ranges."""
     path, variant = resolve_config_path(spec)
-    module = _import_config_module(path)
+    module = import_file(path, "config", "get_config")
     try:
         config = module.get_config(variant) if variant else module.get_config()
     except (KeyError, ValueError) as err:

@@ -16,12 +16,12 @@ its last validation record of `metric` in metrics.jsonl (the methods log block D
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 from typing import Callable
 
+from jaxpaint.config import import_file
 from jaxpaint.errors import JaxpaintError
 
 SWEEP_DIR = Path(__file__).resolve().parents[1] / "experiments" / "sweeps"
@@ -34,9 +34,7 @@ def load_sweep(spec: str) -> dict:
     path = Path(path_part) if Path(path_part).suffix else SWEEP_DIR / f"{path_part}.py"
     if not path.is_file():
         raise JaxpaintError(f"sweep file {path} does not exist (from --sweep {spec!r})")
-    module_spec = importlib.util.spec_from_file_location(f"jaxpaint_sweep_{path.stem}", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    module = import_file(path, "sweep", "get_sweep")
     try:
         sweep = module.get_sweep(variant) if variant else module.get_sweep()
     except KeyError as err:

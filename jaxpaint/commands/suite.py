@@ -18,7 +18,6 @@ An entry's evaluation is reused when its suite_eval.json matches what would be r
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxpaint.config import import_file
 from jaxpaint.errors import JaxpaintError
 
 SUITE_DIR = Path(__file__).resolve().parents[2] / "experiments" / "suites"
@@ -39,9 +39,7 @@ def load_suite(spec: str, source: str) -> dict:
     path = Path(spec) if Path(spec).suffix else SUITE_DIR / f"{spec}.py"
     if not path.is_file():
         raise JaxpaintError(f"suite file {path} does not exist (from --suite {spec!r})")
-    module_spec = importlib.util.spec_from_file_location(f"jaxpaint_suite_{path.stem}", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    module = import_file(path, "suite", "get_suite")
     try:
         suite = module.get_suite(source)
     except KeyError as err:

@@ -59,6 +59,13 @@ def plot_curves(records: list[dict], out_path, *, title: str | None = None) -> P
         ax.axis("off")
     if title:
         fig.suptitle(title)
+    return save_figure(fig, out_path)
+
+
+def save_figure(fig, out_path) -> Path:
+    """Writes the figure as PNG under a temporary name and moves it in (never half-written), then closes it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,11 +98,4 @@ def plot_validation(runs: dict[str, list[dict]], out_path, *, key_part: str = "d
     ax.set_ylabel(f"validation {key_part}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    tmp.replace(out_path)
-    return out_path
+    return save_figure(fig, out_path)
