@@ -130,6 +130,10 @@ def test_entries_keeps_only_the_named_rows_and_refuses_unknown_names():
     kept = only_entries(suite, "unet, diffusion")
     assert [e["name"] for e in kept["entries"]] == ["diffusion", "unet"]  # the suite's order
     assert only_entries(suite, None) is suite
+    # Patch synthesis refines the content network's guess: that row comes along.
+    lspet = load_suite("table3", "lspet")
+    assert [e["name"] for e in only_entries(lspet, "patch_synthesis")["entries"]] == ["content_network",
+                                                                                      "patch_synthesis"]
     with pytest.raises(JaxpaintError, match="unknown entry unet_big; the suite has holes, diffusion"):
         only_entries(suite, "unet,unet_big")
 

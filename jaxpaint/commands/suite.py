@@ -214,7 +214,8 @@ def figures(suite_dir: Path, trained: dict[str, Path], tune_dirs: list[str]) -> 
 
 
 def only_entries(suite: dict, names: str | None) -> dict:
-    """The suite restricted to the comma-separated entry `names` (all of it when None)."""
+    """The suite restricted to the comma-separated entry `names` and the entries whose runs give their first
+    guess (all of it when None)."""
     if not names:
         return suite
     wanted = [n.strip() for n in names.split(",") if n.strip()]
@@ -223,7 +224,9 @@ def only_entries(suite: dict, names: str | None) -> dict:
     if unknown or not wanted:
         raise JaxpaintError(f"--entries {names!r}: unknown entry {', '.join(unknown) or '(none given)'}; "
                             f"the suite has {', '.join(known)}")
-    return {**suite, "entries": [e for e in suite["entries"] if e["name"] in wanted]}
+    # An entry that refines another's first guess (`content`) brings that entry along: its run gives the guess.
+    chosen = set(wanted).union(*(e.get("content", []) for e in suite["entries"] if e["name"] in wanted))
+    return {**suite, "entries": [e for e in suite["entries"] if e["name"] in chosen]}
 
 
 def run_suite(args, suite: dict | None = None) -> int:
