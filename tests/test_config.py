@@ -77,3 +77,21 @@ def test_every_range_refuses_a_value_outside_it(key):
 def test_shipped_configs_are_in_range_and_take_the_readme_overrides(spec):
     config = load_config(spec, ["--config.distributed=True", "--config.batch_size=128"])
     assert config.distributed is True and config.batch_size == 128
+
+
+def test_a_run_saved_before_a_model_field_existed_resumes_only_with_that_field_off(tmp_path):
+    """config.json of an older run lacks model.pose_condition: resuming with it False is the same model,
+    with it True another one (refused, naming the field)."""
+    import json
+
+    from jaxpaint.engine.checkpoint import save_config
+    from jaxpaint.train.preflight import check_workdir
+
+    config = load_config("unet:tiny")
+    save_config(config, tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["model"]["pose_condition"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    check_workdir(config, tmp_path)
+    with pytest.raises(JaxpaintError, match="model.pose_condition: None in the run, True in the config"):
+        check_workdir(apply_overrides(config, ["--config.model.pose_condition=True"]), tmp_path)
