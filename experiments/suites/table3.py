@@ -67,14 +67,14 @@ def _lspet() -> dict:
             {"name": "patch_synthesis_unet", "method": "patch_synthesis", "content": ["unet"],
              "overrides": ["--config.progress=False"], "max_test_images": 16},
             {"name": "unet_pose", "method": "unet", "config": "unet:pose_lspet"},
-            {"name": "unet_pose16", "method": "unet", "config": "unet:pose_lspet",
-             "overrides": ["--config.loss.pose_weight=16.0"]},
-            # The conditioned half of the pose-aware ablation (γ = 0, 4, 16 with the hourglass's heatmaps as
+            *({"name": f"unet_pose{gamma}", "method": "unet", "config": "unet:pose_lspet",
+               "overrides": [f"--config.loss.pose_weight={gamma}.0"]} for gamma in (8, 16)),
+            # The conditioned half of the pose-aware ablation (γ = 0, 4, 8, 16 with the hourglass's heatmaps as
             # 12 more generator inputs). The README's rows (like unet_pose and unet_pose16 there) come from
             # the unet run's step-3200 checkpoint trained 400 more steps each way (`train --warm-start`).
             *({"name": f"unet_cond{gamma}", "method": "unet", "config": "unet:pose_lspet",
                "overrides": [f"--config.loss.pose_weight={gamma}.0", "--config.model.pose_condition=True"]}
-              for gamma in (0, 4, 16)),
+              for gamma in (0, 4, 8, 16)),
         ],
     }
 
