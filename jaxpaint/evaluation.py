@@ -20,10 +20,12 @@ Inpainter = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 @dataclasses.dataclass
 class Evaluation:
-    """Per-image scores (name -> (N,) array) and a few examples for the picture grid."""
+    """Per-image scores (name -> (N,) array), a few examples for the picture grid, and the images with
+    the highest WNJD as a grid's columns (empty without a pose evaluator)."""
 
     per_image: dict[str, np.ndarray]
     samples: dict[str, list[np.ndarray]]
+    worst: dict[str, list[np.ndarray]] = dataclasses.field(default_factory=dict)
 
     def means(self) -> dict[str, float]:
         # nanmean: pose scores are NaN for an image with no labelled joint in the reference pose.
@@ -56,18 +58,23 @@ def evaluate_batches(
     total: int | None = None,
     desc: str = "evaluate",
     lpips=None,
+    num_worst: int = 4,
 ) -> tuple[Evaluation, Evaluation | None]:
     """Scores `inpainter` over `batches`; also scores the unmasked originals when a pose evaluator is given.
 
     Returns (method evaluation, originals evaluation or None). Image metrics of the
     originals are zero by definition; their pose scores are the reference row.
     `lpips` (jaxpaint.metrics.lpips.Lpips) adds the lpips_vgg and lpips_alex columns.
+    With a pose evaluator the `num_worst` images of highest WNJD are kept as they were scored
+    (no method is run twice: some take minutes an image).
     """
     from jaxpaint.metrics.image import block_scores
 
     scores: dict[str, list] = {}
     reference: dict[str, list] = {}
     samples: dict[str, list] = {"input": [], "output": [], "ground truth": []}
+    worst: list[tuple] = []
+    seen = 0
     for batch in tqdm(batches, total=total, desc=desc, unit="batch"):
         images, hole = batch["image"], batch["hole"]
         outputs = np.asarray(inpainter(images, hole))
@@ -84,10 +91,12 @@ def evaluate_batches(
             batch_scores.update(pose_scores(pred_out, pred_orig, batch, hw))
             for k, v in pose_scores(pred_orig, pred_orig, batch, hw).items():
                 reference.setdefault(k, []).append(v)
+            worst = _keep_worst(worst, batch, outputs, pred_out, batch_scores["wnjd"], seen, num_worst)
+        seen += len(images)
         for k, v in batch_scores.items():
             scores.setdefault(k, []).append(v)
         _collect_samples(samples, batch, outputs, pred_out, num_samples)
-    evaluation = Evaluation({k: np.concatenate(v) for k, v in scores.items()}, samples)
+    evaluation = Evaluation({k: np.concatenate(v) for k, v in scores.items()}, samples, _draw_worst(worst))
     originals = None
     if pose_evaluator is not None:
         per_image = {k: np.concatenate(v) for k, v in reference.items()}
@@ -97,6 +106,32 @@ def evaluate_batches(
             per_image.update(lpips_vgg=np.zeros(n), lpips_alex=np.zeros(n))
         originals = Evaluation(per_image, {})
     return evaluation, originals
+
+
+def _keep_worst(worst: list[tuple], batch, outputs, pred_out, wnjd, start: int, limit: int) -> list[tuple]:
+    """The `limit` images of highest finite WNJD so far (ties: the earlier image), as (wnjd, index, arrays)."""
+    for i, value in enumerate(np.asarray(wnjd, float)):
+        if np.isfinite(value):
+            worst.append((value, start + i, {"image": batch["image"][i], "hole": batch["hole"][i], "output": outputs[i],
+                                             "pred": (pred_out[0][i], pred_out[1][i]),
+                                             "labels": (batch["joints_xy"][i], batch["joints_present"][i])}))
+    return sorted(worst, key=lambda item: (-item[0], item[1]))[:limit]
+
+
+def _draw_worst(worst: list[tuple]) -> dict[str, list[np.ndarray]]:
+    """Grid columns of the kept images: the input, the output with the evaluator's pose, the labelled truth."""
+    from jaxpaint.report.grids import draw_example
+
+    if not worst:
+        return {}
+    columns: dict[str, list] = {"input": [], "output (highest WNJD)": [], "ground truth": []}
+    for _, _, item in worst:
+        columns["input"].append(draw_example(masked_input(item["image"][None], item["hole"][None])[0], hole=item["hole"]))
+        columns["output (highest WNJD)"].append(draw_example(item["output"], joints_xy=item["pred"][0],
+                                                             joints_present=item["pred"][1], skeleton=False))
+        columns["ground truth"].append(draw_example(item["image"], joints_xy=item["labels"][0],
+                                                    joints_present=item["labels"][1]))
+    return columns
 
 
 def _collect_samples(samples, batch, outputs, pred_out, limit) -> None:

@@ -107,3 +107,25 @@ def test_pck_uses_alpha_times_the_joint_box_size():
     assert float(pose.pck(pred_xy, pred_present, true_xy, true_present)[0]) == pytest.approx(0.5)
     assert float(pose.pck(pred_xy, pred_present, true_xy, true_present, alpha=0.25)[0]) == pytest.approx(0.75)
     np.testing.assert_allclose(np.asarray(pose.joint_box_size(true_xy, true_present)), [100.0])
+
+
+def test_the_worst_images_kept_while_scoring_are_those_of_highest_wnjd():
+    """evaluate_batches keeps the highest-WNJD images batch by batch (no method runs twice): the same
+    images as sorting all scores at the end, NaN (no labelled joint) never among them, ties to the earlier."""
+    from jaxpaint.evaluation import _keep_worst
+
+    rng = np.random.default_rng(0)
+    values = rng.uniform(size=23)
+    values[[3, 11]] = np.nan
+    values[7] = values[5] = np.nanmax(values) + 1.0
+    worst = []
+    for start in range(0, 23, 5):
+        n = min(5, 23 - start)
+        images = (np.arange(start, start + n, dtype=np.uint8)[:, None, None, None] * np.ones((1, 2, 2, 3), np.uint8))
+        joints = (np.zeros((n, 14, 2)), np.zeros((n, 14), bool))
+        batch = {"image": images, "hole": np.zeros((n, 2, 2), bool), "joints_xy": joints[0], "joints_present": joints[1]}
+        worst = _keep_worst(worst, batch, images, joints, values[start:start + n], start, 4)
+    expected = [int(i) for i in np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")[:4]]
+    assert expected[:2] == [5, 7]
+    assert [index for _, index, _ in worst] == expected
+    assert [int(item["output"][0, 0, 0]) for *_, item in worst] == expected

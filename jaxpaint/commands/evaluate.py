@@ -57,6 +57,9 @@ def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None, 
     return load_inpainter(method, config=apply_overrides(config, overrides)), dataset
 
 
+WORST_GRID = "worst_wnjd.png"  # the test images of highest WNJD, with the pose found on the output
+
+
 def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_model=None,
                     batch_size=64, limit=None, out=None, overrides=(), with_evaluation=False):
     """Runs the evaluation and writes results.json, results.md and grid PNGs; returns the results
@@ -103,6 +106,8 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
             + (f" Pose model: {pose_model}." if pose_model else ""))
     _write_text_atomic(out_dir / "results.md", results_markdown(rows, title=f"{label} on {dataset} {split}", note=note))
     save_grid(out_dir / "grid.png", evaluation.samples)
+    if evaluation.worst:
+        save_grid(out_dir / WORST_GRID, evaluation.worst, scale=2)
     print(f"results: {out_dir / 'results.md'}")
     return (results, evaluation) if with_evaluation else results
 

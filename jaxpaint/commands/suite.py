@@ -31,7 +31,6 @@ from jaxpaint.errors import JaxpaintError
 SUITE_DIR = Path(__file__).resolve().parents[2] / "experiments" / "suites"
 ENTRY_KEYS = {"name", "method", "config", "overrides", "eval_overrides", "dataset", "content", "max_test_images"}
 GRID_IMAGES = 6  # test images in the side-by-side comparison (thesis Fig. 19)
-WORST_IMAGES = 4  # worst images by WNJD shown per method
 
 
 def load_suite(spec: str, source: str) -> dict:
@@ -134,42 +133,10 @@ def evaluate_entry(entry, workdir, out_dir, data_dir, dataset, pose_model, max_i
         entry["method"], str(workdir), str(data_dir), dataset, "test", pose_model and str(pose_model),
         batch_size=batch_size, limit=limit, out=str(out_dir), overrides=overrides, with_evaluation=True)
     np.savez_compressed(out_dir / "samples.npz", **{k: np.stack(v) for k, v in evaluation.samples.items() if v})
-    if pose_model:
-        worst_by_wnjd(entry, workdir, out_dir, data_dir, dataset, pose_model, overrides, results)
     from jaxpaint.tuning import write_json_atomic
 
     write_json_atomic(stamp, key)
     return results
-
-
-def worst_by_wnjd(entry, workdir, out_dir, data_dir, dataset, pose_model, overrides, results) -> None:
-    """eval/NAME/worst_wnjd.png: the entry's test images with the highest WNJD, inpainted again, with the
-    pose the evaluator finds on them beside the labelled one."""
-    from jaxpaint.commands.evaluate import method_setup
-    from jaxpaint.data import loader
-    from jaxpaint.evaluation import masked_input
-    from jaxpaint.pose_evaluator import PoseEvaluator
-    from jaxpaint.report.grids import draw_example, save_grid
-
-    wnjd = np.asarray([np.nan if v is None else v for v in results["per_image"]["wnjd"]], float)
-    order = [i for i in np.argsort(-np.nan_to_num(wnjd, nan=-np.inf)) if np.isfinite(wnjd[i])][:WORST_IMAGES]
-    if not order:
-        return
-    inpainter, dataset = method_setup(entry["method"], str(workdir), str(data_dir), dataset, overrides)
-    split = loader.open_split(data_dir, dataset, "test")
-    batch = {k: np.stack([loader.to_batch_element(split[int(i)])[k] for i in order])
-             for k in ("image", "hole", "joints_xy", "joints_present")}
-    outputs = np.asarray(inpainter(batch["image"], batch["hole"]))
-    pred_xy, pred_present = PoseEvaluator.load(pose_model).predict(outputs)
-    columns = {"input": [], f"{entry['name']} (WNJD)": [], "ground truth": []}
-    for j in range(len(order)):
-        columns["input"].append(draw_example(masked_input(batch["image"][j:j + 1], batch["hole"][j:j + 1])[0],
-                                             hole=batch["hole"][j]))
-        columns[f"{entry['name']} (WNJD)"].append(draw_example(outputs[j], joints_xy=pred_xy[j],
-                                                               joints_present=pred_present[j], skeleton=False))
-        columns["ground truth"].append(draw_example(batch["image"][j], joints_xy=batch["joints_xy"][j],
-                                                    joints_present=batch["joints_present"][j]))
-    save_grid(out_dir / "worst_wnjd.png", columns, scale=2)
 
 
 def comparison_grid(names: list[str], eval_dir: Path, out_path: Path) -> Path | None:
@@ -231,7 +198,7 @@ def only_entries(suite: dict, names: str | None) -> dict:
 
 def run_suite(args, suite: dict | None = None) -> int:
     """Runs the suite `args.suite` (or the given `suite` dict: tests pass their own entries)."""
-    from jaxpaint.commands.evaluate import _write_json_atomic
+    from jaxpaint.commands.evaluate import WORST_GRID, _write_json_atomic
     from jaxpaint.data import builder
     from jaxpaint.data.images import write_bytes_atomic
     from jaxpaint.report.html import write_report_html
@@ -305,8 +272,8 @@ def run_suite(args, suite: dict | None = None) -> int:
     if grid:
         figs.insert(0, ("the same test images inpainted by every method (thesis Fig. 19); "
                         "joints: the pose evaluator's on the output, the labels on the ground truth", grid))
-    worst = [(f"worst test images of {n} by WNJD", eval_dir / n / "worst_wnjd.png") for n in entries
-             if (eval_dir / n / "worst_wnjd.png").is_file()]
+    worst = [(f"worst test images of {n} by WNJD", eval_dir / n / WORST_GRID) for n in entries
+             if (eval_dir / n / WORST_GRID).is_file()]
     figs += worst
     wall = time.perf_counter() - started
     per_entry = "; ".join(f"{n}: {entries[n].get('dataset', dataset)}, {used[n]} images" for n in entries)
