@@ -53,8 +53,9 @@ def test_report_html_embeds_every_figure_the_run_made(main_job):
 
     page = (main_job / "report.html").read_text()
     embedded = {base64.b64decode(src) for src in re.findall(r'src="data:image/png;base64,([^"]+)"', page)}
-    made = sorted(main_job.glob("eval/*/grid.png")) + sorted(main_job.glob("*/curves.png"))
-    assert len(made) >= 8
+    made = (sorted(main_job.glob("eval/*/grid.png")) + sorted(main_job.glob("eval/*/worst_wnjd.png"))
+            + sorted(main_job.glob("*/curves.png")))
+    assert len(made) >= 13
     assert all(path.read_bytes() in embedded for path in made)
     assert "context_encoder inpaint.blend=poisson" in page
 

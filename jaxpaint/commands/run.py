@@ -156,8 +156,11 @@ def run(args) -> int:
 
 
 def _figure_paths(workdir: Path) -> list[Path]:
-    """The pictures the run made: evaluation grids, then each run's curves."""
-    return sorted(workdir.glob("eval/*/grid.png")) + sorted(workdir.glob("*/*.png"))
+    """The pictures the run made: evaluation grids, the test images of highest WNJD, then each run's curves."""
+    from jaxpaint.commands.evaluate import WORST_GRID
+
+    return (sorted(workdir.glob("eval/*/grid.png")) + sorted(workdir.glob(f"eval/*/{WORST_GRID}"))
+            + sorted(workdir.glob("*/*.png")))
 
 
 def _figures(workdir: Path) -> str:
