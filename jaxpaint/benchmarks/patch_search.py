@@ -13,8 +13,8 @@ Prints one JSON object:
 - `seconds_per_image`: {image side: s} of the whole patch-synthesis method, when
   `--method-sizes` is given (default 128 and 256; the content network is the diffusion fill).
   Each size runs the method twice (a compiling warm-up, then the timed run). On 2
-  shared CPU cores the 128 px one alone takes about 7 minutes; pass `--method-sizes`
-  with no value to skip it. Sides above `--method-exact-up-to` (128) run the same method
+  CPU cores the 128 px one takes about 40 s an image (the whole benchmark about 4
+  minutes); pass `--method-sizes` with no value to skip it. Sides above `--method-exact-up-to` (128) run the same method
   with fewer optimiser steps a level, k and 2k (`--method-measured-iterations`, 10), and
   the time is extrapolated linearly to the full count: t(k) + (n − k)·(t(2k) − t(k))/k,
   since everything but the steps (content guess, key banks, searches) is the same in both.
