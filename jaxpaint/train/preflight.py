@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxpaint.config import check_config, lookup
 from jaxpaint.errors import JaxpaintError
-from jaxpaint.engine.checkpoint import CONFIG_FILE, load_config_json
+from jaxpaint.engine.checkpoint import CHECKPOINT_DIR, CONFIG_FILE, load_config_json
 
 # Fields that fix the shapes of a run's parameters: a resumed run must keep them.
 SHAPE_GROUPS = ("model",)
@@ -78,6 +78,9 @@ def check_warm_start(config, source: Path) -> None:
     if saved.method != config.method:
         raise JaxpaintError(f"--warm-start {source}: it is a {saved.method!r} run, and the config trains "
                             f"{config.method!r}; start from a run of the same method")
+    checkpoints = source / CHECKPOINT_DIR
+    if not checkpoints.is_dir() or not any(d.name.isdigit() for d in checkpoints.iterdir()):
+        raise JaxpaintError(f"--warm-start {source}: the run has no checkpoint yet; train it first")
 
 
 def check_model_size(config) -> None:
