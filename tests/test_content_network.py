@@ -13,7 +13,7 @@ from jaxpaint.config import load_config
 from jaxpaint.data.images import load_rgb, save_png_atomic
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.methods import context_encoder as ce
-from jaxpaint.engine import checkpoint as ckpt
+from tests.run_folder import write_run
 
 
 def param_shapes(config, size):
@@ -93,12 +93,7 @@ def trained_run(tmp_path_factory):
         state, metrics = step(state, batch)
         losses.append({k: float(v) for k, v in metrics.items()})
     workdir = tmp_path_factory.mktemp("content_run")
-    ckpt.save_config(config, workdir)
-    ckpt.save_batch_spec(batch, workdir)
-    manager = ckpt.make_manager(workdir, async_save=False)
-    ckpt.save_state(manager, state)
-    manager.wait_until_finished()
-    manager.close()
+    write_run(workdir, config, batch, state)
     return workdir, losses
 
 

@@ -15,7 +15,7 @@ from jaxpaint.config import load_config
 from jaxpaint.data.images import load_rgb, save_png_atomic
 from jaxpaint.data.track import blocks_to_hole
 from jaxpaint.methods import context_encoder as ce
-from jaxpaint.engine import checkpoint as ckpt
+from tests.run_folder import write_run
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +26,7 @@ def run_dir(tmp_path_factory):
     config.data.mean_rgb = (0.0, 0.1, -0.1)
     batch = {"image": jnp.zeros((4, 64, 64, 3), jnp.float32), "hole": jnp.zeros((4, 64, 64), bool)}
     state = ce.init_state(config, jax.random.PRNGKey(config.seed), batch)
-    ckpt.save_config(config, workdir)
-    ckpt.save_batch_spec(batch, workdir)
-    manager = ckpt.make_manager(workdir, async_save=False)
-    ckpt.save_state(manager, state)
-    manager.wait_until_finished()
-    manager.close()
+    write_run(workdir, config, batch, state)
     return workdir
 
 

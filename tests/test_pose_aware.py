@@ -16,6 +16,7 @@ from jaxpaint.methods import pose as pose_method
 from jaxpaint.methods import unet as method
 from jaxpaint.engine import checkpoint as ckpt
 from jaxpaint.inference import restore_run
+from tests.run_folder import write_run
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +29,7 @@ def hourglass_run(tmp_path_factory):
     state = pose_method.init_state(config, jax.random.key(3), batch)
     stats = jax.tree.map(lambda x: x + 0.05, state.model_state)
     state = state.replace(model_state=stats)
-    ckpt.save_config(config, workdir)
-    ckpt.save_batch_spec(batch, workdir)
-    manager = ckpt.make_manager(workdir, async_save=False)
-    ckpt.save_state(manager, state)
-    manager.wait_until_finished()
-    manager.close()
+    write_run(workdir, config, batch, state)
     return workdir
 
 
