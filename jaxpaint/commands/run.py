@@ -4,7 +4,8 @@ split, and writes a report (results.md, report.html, PNG grids, loss curves) int
 the workdir.
 
 Every stage reuses the public pieces (builder, trainer, evaluation), so a rerun
-with the same workdir resumes: built data and finished runs are reused.
+with the same workdir resumes: built data and finished runs are reused. One job runs in a workdir at a
+time (jaxpaint.engine.lock); its trainings lock their own run folders.
 """
 
 from __future__ import annotations
@@ -87,12 +88,8 @@ def run(args) -> int:
 
         args.workdir = args.workdir or f"runs/{Path(args.suite).stem}_{args.source}"
         return run_suite(args)
-    from jaxpaint.commands.evaluate import evaluate_method
     from jaxpaint.data import builder
-    from jaxpaint.data.images import write_bytes_atomic
-    from jaxpaint.report.tables import results_markdown
-    from jaxpaint.report.html import write_report_html
-    from jaxpaint.train.loop import train_and_evaluate
+    from jaxpaint.engine.lock import writer_lock
     from jaxpaint.train.preflight import check_config_and_workdir
 
     args.workdir = args.workdir or "runs/main"
@@ -107,6 +104,21 @@ def run(args) -> int:
                                 ("unet", args.unet_config, unet_dir)):
         configs[name] = run_config(spec, data_dir, dataset, args.seed, args.size)
         check_config_and_workdir(configs[name], run_dir)
+    # One main job per WORKDIR: a second one stops here, before it writes anything.
+    with writer_lock(workdir):
+        return run_main_job(args, workdir, data_dir, num_examples, dataset, configs)
+
+
+def run_main_job(args, workdir: Path, data_dir: Path, num_examples, dataset: str, configs: dict) -> int:
+    """The five stages, once this process holds WORKDIR's writer lock."""
+    from jaxpaint.commands.evaluate import evaluate_method
+    from jaxpaint.data import builder
+    from jaxpaint.data.images import write_bytes_atomic
+    from jaxpaint.report.tables import results_markdown
+    from jaxpaint.report.html import write_report_html
+    from jaxpaint.train.loop import train_and_evaluate
+
+    pose_dir, ce_dir, unet_dir = workdir / "pose", workdir / "context_encoder", workdir / "unet"
     started = time.perf_counter()
 
     t = _stage(f"1/5 dataset: {args.source} at {args.size} px, seed {args.seed}")

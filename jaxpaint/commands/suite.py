@@ -201,6 +201,7 @@ def run_suite(args, suite: dict | None = None) -> int:
     from jaxpaint.commands.evaluate import WORST_GRID, _write_json_atomic
     from jaxpaint.data import builder
     from jaxpaint.data.images import write_bytes_atomic
+    from jaxpaint.engine.lock import writer_lock
     from jaxpaint.report.html import write_report_html
     from jaxpaint.report.tables import results_markdown
     from jaxpaint.train.preflight import check_config_and_workdir
@@ -235,72 +236,74 @@ def run_suite(args, suite: dict | None = None) -> int:
         pose_config = entry_config({"name": "pose", **suite["pose"]}, data_dir, dataset, args.seed)
         check_config_and_workdir(pose_config, pose_dir)
 
-    if "build" in suite:
-        builder.build(build["source"], data_dir, size=build["size"], seed=args.seed,
-                      num_examples=build.get("num_examples"))
-    status = {}
-    if pose_config is not None:
-        status["pose"] = train_or_load(pose_config, pose_dir, "pose evaluator")
-    pose_model = pose_dir if (args.pose_model or pose_config is not None) else None
-    for name, config in configs.items():
-        status[name] = train_or_load(config, runs_dir / name, name)
-    trained = {name: runs_dir / name for name in configs}
+    # One suite job per WORKDIR: a second one stops here, before it writes anything.
+    with writer_lock(suite_dir):
+        if "build" in suite:
+            builder.build(build["source"], data_dir, size=build["size"], seed=args.seed,
+                          num_examples=build.get("num_examples"))
+        status = {}
+        if pose_config is not None:
+            status["pose"] = train_or_load(pose_config, pose_dir, "pose evaluator")
+        pose_model = pose_dir if (args.pose_model or pose_config is not None) else None
+        for name, config in configs.items():
+            status[name] = train_or_load(config, runs_dir / name, name)
+        trained = {name: runs_dir / name for name in configs}
 
-    rows, original, used = [], None, {}
-    for name, entry in entries.items():
-        cap = min(c for c in (args.max_test_images, entry.get("max_test_images")) if c) if (
-            args.max_test_images or entry.get("max_test_images")) else None
-        overrides = [*(entry.get("eval_overrides", []) if name in configs else entry.get("overrides", [])),
-                     *content_overrides(entry, trained, entries)]
-        workdir = trained.get(name, runs_dir / name)
-        # A run trained again (its final checkpoint rewritten) makes the entry's evaluation stale.
-        runs = {n: final_checkpoint_stamp(d, configs[n].num_steps) for n, d in trained.items()
-                if n == name or str(d) in " ".join(overrides)}
-        key = {"entry": entry, "overrides": overrides, "dataset": entry.get("dataset", dataset), "runs": runs,
-               "pose_model": str(pose_model) if pose_model else None, "max_test_images": cap}
-        results = evaluate_entry(entry, workdir, eval_dir / name, data_dir, entry.get("dataset", dataset),
-                                 pose_model, cap, overrides, key)
-        used[name] = results["num_images"]
-        rows.append({"method": name, "images": results["num_images"], **results["means"]})
-        if original is None and results.get("original") and entry.get("dataset", dataset) == dataset:
-            original = {**results["original"], "images": results["num_images"]}
-    if original:
-        rows.insert(0, original)
+        rows, original, used = [], None, {}
+        for name, entry in entries.items():
+            cap = min(c for c in (args.max_test_images, entry.get("max_test_images")) if c) if (
+                args.max_test_images or entry.get("max_test_images")) else None
+            overrides = [*(entry.get("eval_overrides", []) if name in configs else entry.get("overrides", [])),
+                         *content_overrides(entry, trained, entries)]
+            workdir = trained.get(name, runs_dir / name)
+            # A run trained again (its final checkpoint rewritten) makes the entry's evaluation stale.
+            runs = {n: final_checkpoint_stamp(d, configs[n].num_steps) for n, d in trained.items()
+                    if n == name or str(d) in " ".join(overrides)}
+            key = {"entry": entry, "overrides": overrides, "dataset": entry.get("dataset", dataset), "runs": runs,
+                   "pose_model": str(pose_model) if pose_model else None, "max_test_images": cap}
+            results = evaluate_entry(entry, workdir, eval_dir / name, data_dir, entry.get("dataset", dataset),
+                                     pose_model, cap, overrides, key)
+            used[name] = results["num_images"]
+            rows.append({"method": name, "images": results["num_images"], **results["means"]})
+            if original is None and results.get("original") and entry.get("dataset", dataset) == dataset:
+                original = {**results["original"], "images": results["num_images"]}
+        if original:
+            rows.insert(0, original)
 
-    figs = figures(suite_dir, trained, args.tune_dir or [])
-    grid = comparison_grid(list(entries), eval_dir, suite_dir / "figures" / "comparison.png")
-    if grid:
-        figs.insert(0, ("the same test images inpainted by every method (thesis Fig. 19); "
-                        "joints: the pose evaluator's on the output, the labels on the ground truth", grid))
-    worst = [(f"worst test images of {n} by WNJD", eval_dir / n / WORST_GRID) for n in entries
-             if (eval_dir / n / WORST_GRID).is_file()]
-    figs += worst
-    wall = time.perf_counter() - started
-    per_entry = "; ".join(f"{n}: {entries[n].get('dataset', dataset)}, {used[n]} images" for n in entries)
-    note = (f"Suite {args.suite} on `{dataset}` (source preset {args.source}), test split, seed {args.seed}. "
-            f"'images' is how many test images each row was scored on (the first N of the split; --max-test-images "
-            f"and the spec's caps bound slow methods): {per_entry}. DSSIM, MSE and PSNR per block, averaged per "
-            f"image, then over images." + (f" WNJD and PCK@0.2 from the pose evaluator in {pose_model}." if pose_model
-                                           else " No pose evaluator: no WNJD or PCK, no worst-WNJD figure.")
-            + f" Wall time {wall:.0f} s ({', '.join(f'{k} {v}' for k, v in status.items()) or 'nothing trained'}).")
-    published_heading = "Published figures: other data (the competition's test set), for reference only"
-    published_note = ("Thesis Table 3 and the 2nd place's slides (SPEC §3). They were measured on the competition's "
-                      "test set with the authors' models, not on this split: compare orders of magnitude, not digits.")
-    title = f"jaxpaint suite {Path(args.suite).stem}: {args.source}"
-    markdown = results_markdown(rows, title=title, note=note)
-    if suite["published"]:
-        markdown += f"\n## {published_heading}\n\n" + results_markdown(suite["published"], note=published_note)
-    markdown += "\n## Figures\n\n" + "".join(f"- [{c}]({p.relative_to(suite_dir)})\n" for c, p in figs)
-    if not pose_model:
-        markdown += "- worst images by WNJD: skipped, no pose evaluator (give --pose-model or a 'pose' in the spec)\n"
-    write_bytes_atomic(suite_dir / "results.md", markdown.encode())
-    _write_json_atomic(suite_dir / "results.json", {
-        "suite": args.suite, "source": args.source, "dataset": dataset, "seed": args.seed, "rows": rows,
-        "published": suite["published"], "status": status, "wall_time_s": round(wall, 1),
-        "entries": suite["entries"], "pose_model": str(pose_model) if pose_model else None})
-    tables = [(published_heading, suite["published"], published_note)] if suite["published"] else []
-    page = write_report_html(suite_dir / "report.html", title, rows, note, figs, tables)
-    print((suite_dir / "results.md").read_text())
-    print(f"report: {(suite_dir / 'results.md').resolve()}\n        {page.resolve()} (one self-contained page)"
-          f"  (wall time {wall:.0f} s)")
-    return 0
+        figs = figures(suite_dir, trained, args.tune_dir or [])
+        grid = comparison_grid(list(entries), eval_dir, suite_dir / "figures" / "comparison.png")
+        if grid:
+            figs.insert(0, ("the same test images inpainted by every method (thesis Fig. 19); "
+                            "joints: the pose evaluator's on the output, the labels on the ground truth", grid))
+        worst = [(f"worst test images of {n} by WNJD", eval_dir / n / WORST_GRID) for n in entries
+                 if (eval_dir / n / WORST_GRID).is_file()]
+        figs += worst
+        wall = time.perf_counter() - started
+        per_entry = "; ".join(f"{n}: {entries[n].get('dataset', dataset)}, {used[n]} images" for n in entries)
+        note = (f"Suite {args.suite} on `{dataset}` (source preset {args.source}), test split, seed {args.seed}. "
+                f"'images' is how many test images each row was scored on (the first N of the split; --max-test-images "
+                f"and the spec's caps bound slow methods): {per_entry}. DSSIM, MSE and PSNR per block, averaged per "
+                f"image, then over images." + (f" WNJD and PCK@0.2 from the pose evaluator in {pose_model}." if pose_model
+                                               else " No pose evaluator: no WNJD or PCK, no worst-WNJD figure.")
+                + f" Wall time {wall:.0f} s ({', '.join(f'{k} {v}' for k, v in status.items()) or 'nothing trained'}).")
+        published_heading = "Published figures: other data (the competition's test set), for reference only"
+        published_note = ("Thesis Table 3 and the 2nd place's slides (SPEC §3). They were measured on the competition's "
+                          "test set with the authors' models, not on this split: compare orders of magnitude, not digits.")
+        title = f"jaxpaint suite {Path(args.suite).stem}: {args.source}"
+        markdown = results_markdown(rows, title=title, note=note)
+        if suite["published"]:
+            markdown += f"\n## {published_heading}\n\n" + results_markdown(suite["published"], note=published_note)
+        markdown += "\n## Figures\n\n" + "".join(f"- [{c}]({p.relative_to(suite_dir)})\n" for c, p in figs)
+        if not pose_model:
+            markdown += "- worst images by WNJD: skipped, no pose evaluator (give --pose-model or a 'pose' in the spec)\n"
+        write_bytes_atomic(suite_dir / "results.md", markdown.encode())
+        _write_json_atomic(suite_dir / "results.json", {
+            "suite": args.suite, "source": args.source, "dataset": dataset, "seed": args.seed, "rows": rows,
+            "published": suite["published"], "status": status, "wall_time_s": round(wall, 1),
+            "entries": suite["entries"], "pose_model": str(pose_model) if pose_model else None})
+        tables = [(published_heading, suite["published"], published_note)] if suite["published"] else []
+        page = write_report_html(suite_dir / "report.html", title, rows, note, figs, tables)
+        print((suite_dir / "results.md").read_text())
+        print(f"report: {(suite_dir / 'results.md').resolve()}\n        {page.resolve()} (one self-contained page)"
+              f"  (wall time {wall:.0f} s)")
+        return 0

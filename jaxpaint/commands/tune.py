@@ -12,7 +12,8 @@ parameter are independent trials: trial i of a step trains on process i mod P, a
 one-process run, and every process reads the others' scores from their trial workdirs once
 finished, so the choice at each step, and the final one, are those of a sequential sweep.
 Process 0 writes tune.json and sweep.png. A trial that fails leaves a FAILED file that stops
-the processes waiting for it.
+the processes waiting for it. A second `tune` of the same DIR is refused while one runs
+(jaxpaint.engine.lock).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def wait_for_trial(trial_dir: Path, num_steps: int, owner: int) -> None:
 def tune(sweep_spec: str, workdir, overrides=()) -> dict:
     from jaxpaint import tuning
     from jaxpaint.config import load_config, lookup
+    from jaxpaint.engine.lock import writer_lock
     from jaxpaint.train.loop import train_and_evaluate
     from jaxpaint.train.metrics_log import METRICS_FILE
 
@@ -123,9 +125,10 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
                 "start": start, "steps": steps, "trials": trials,
             })
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    choices, steps_done = tuning.algorithm1(sweep["parameters"], start, score, record,
-                                            score_many if processes > 1 else None)
+    # One sweep per DIR: a second `tune` of it stops here; the P processes of one job lock their own files.
+    with writer_lock(workdir, process):
+        choices, steps_done = tuning.algorithm1(sweep["parameters"], start, score, record,
+                                                score_many if processes > 1 else None)
     result = {"sweep": sweep_spec, "config": sweep["config"], "metric": sweep["metric"], "overrides": base,
               "start": start, "steps": steps_done, "trials": trials, "chosen": choices}
     if process == 0:

@@ -85,10 +85,28 @@ def save_state(manager: ocp.CheckpointManager, state: TrainState) -> int:
     return step
 
 
+# Orbax writes this file last, in the step's temporary folder, before renaming it to checkpoints/<step>.
+FINALIZED_MARKER = "_CHECKPOINT_METADATA"
+
+
+def is_finished_checkpoint(step_dir: Path) -> bool:
+    """Whether a step folder holds a whole checkpoint: orbax's temporary folders (`<step>.orbax-checkpoint-tmp-*`)
+    are never listed as steps, but a step folder copied or written in part has no finalize marker."""
+    return (Path(step_dir) / FINALIZED_MARKER).is_file()
+
+
+def latest_finished_step(manager: ocp.CheckpointManager) -> int | None:
+    """The newest step whose checkpoint is complete, so that a reader of a run that is training (or was killed
+    while saving) never restores a half-written one."""
+    manager.reload()  # the steps on disk now, not those listed when the manager was made
+    finished = [s for s in manager.all_steps() if is_finished_checkpoint(Path(manager.directory) / str(s))]
+    return max(finished, default=None)
+
+
 def restore_latest(manager: ocp.CheckpointManager, target, sharding) -> TrainState | None:
-    """The latest checkpoint, restored with `target`'s structure (arrays or shape structs) onto `sharding`;
-    None when there is no checkpoint yet."""
-    step = manager.latest_step()
+    """The latest complete checkpoint, restored with `target`'s structure (arrays or shape structs) onto
+    `sharding`; None when there is no checkpoint yet."""
+    step = latest_finished_step(manager)
     if step is None:
         return None
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding), target)
@@ -165,4 +183,4 @@ def _write_atomic(path: Path, text: str) -> None:
 def run_finished(workdir, num_steps: int) -> bool:
     """Whether the run in `workdir` holds its final checkpoint (step `num_steps`): a finished run that a
     suite or a sweep loads instead of training again."""
-    return (Path(workdir) / CHECKPOINT_DIR / str(int(num_steps))).is_dir()
+    return is_finished_checkpoint(Path(workdir) / CHECKPOINT_DIR / str(int(num_steps)))

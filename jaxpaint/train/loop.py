@@ -1,7 +1,8 @@
 """The shared trainer: `train_and_evaluate(config, workdir)` runs any registered method.
 
 One run is one workdir. It holds config.json, batch_spec.json, checkpoints/,
-metrics.jsonl, curves.png and previews/. Running again with the same workdir
+metrics.jsonl, writers.jsonl, curves.png and previews/. One process writes it at a time
+(jaxpaint.engine.lock: a second run of the same workdir is refused). Running again with the same workdir
 continues from the latest checkpoint; since batch i and the step-i key are pure
 functions of (seed, i), a resumed run gives the same bytes as an uninterrupted one.
 """
@@ -25,7 +26,8 @@ from jaxpaint.engine import checkpoint as ckpt
 from jaxpaint.engine import mesh as mesh_lib
 from jaxpaint.train import preflight
 from jaxpaint.train.guard import TrainingGuard, TrainingStopped
-from jaxpaint.train.metrics_log import MetricsLog
+from jaxpaint.engine.lock import writer_lock
+from jaxpaint.train.metrics_log import MetricsLog, record_writer
 from jaxpaint.engine.state import TrainState
 
 # Defaults for the engine's optional config fields.
@@ -177,7 +179,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir, warm_start=No
     A new run with `warm_start` (another run's workdir, same method) starts from that run's latest
     checkpoint, step included (`ckpt.transplant`: input channels the model gained start at zero).
     """
-    from jaxpaint.data import loader
     from jaxpaint.methods import get_method, is_trainable
 
     config = ml_collections.ConfigDict(config)
@@ -196,7 +197,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir, warm_start=No
     mesh = mesh_lib.make_mesh()
     mesh_lib.check_batch_size(config.batch_size, mesh, "config")
     frozen = load_frozen(method, config, mesh)  # before the first file: a missing pretrained network stops here
-    workdir.mkdir(parents=True, exist_ok=True)
+    # One writer per workdir: a second run of the same workdir stops here, before it writes anything.
+    with writer_lock(workdir, jax.process_index()) as writer:
+        return train_locked(config, workdir, method, mesh, frozen, train_source, val_source, warm_start, writer)
+
+
+def train_locked(config, workdir: Path, method, mesh, frozen, train_source, val_source, warm_start,
+                 writer: dict) -> TrainState:
+    """The run itself, once this process holds the workdir's writer lock; `writer` (lock.holder_record)
+    names the session in writers.jsonl and in every metrics record."""
+    from jaxpaint.data import loader
 
     fill_mean_rgb(config, train_source, workdir)
     fill_schedule_steps(config, len(train_source))
@@ -220,7 +230,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir, warm_start=No
                 state = warm_started(method, state, Path(warm_start), mesh)
         ckpt.save_config(config, workdir)
         start = int(state.step)
-        log = MetricsLog(workdir, truncate_after=start)
+        record_writer(workdir, writer, start)
+        log = MetricsLog(workdir, truncate_after=start, run_id=writer["run_id"])
         steps = compile_steps(method, config, mesh)
         evaluator = Evaluator(config, val_source, steps, mesh, workdir, frozen)
         phase_of = lambda step: method_phase(method, config, step)

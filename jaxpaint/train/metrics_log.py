@@ -1,4 +1,8 @@
-"""metrics.jsonl: one JSON object per logged step, {step, split, metrics, images_per_sec, time}."""
+"""metrics.jsonl: one JSON object per logged step, {step, split, metrics, images_per_sec, time, run}, and
+writers.jsonl: one line per training session of the workdir (its run id, pid, host, start time and step).
+
+`run` in a metrics record is the run id of the session that wrote it; the checkpoints of steps after a
+session's start step and up to the next session's are that session's."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from jaxpaint.data.images import write_bytes_atomic
 
 METRICS_FILE = "metrics.jsonl"
 CURVES_FILE = "curves.png"
+WRITERS_FILE = "writers.jsonl"
 
 
 def read_metrics(path: Path) -> list[dict]:
@@ -27,12 +32,20 @@ def read_metrics(path: Path) -> list[dict]:
     return records
 
 
+def record_writer(workdir: Path, writer: dict, start_step: int) -> None:
+    """Appends this training session (a lock.holder_record) and the step it starts from to writers.jsonl."""
+    if jax.process_index() == 0:
+        with (Path(workdir) / WRITERS_FILE).open("a") as f:
+            f.write(json.dumps({**writer, "start_step": int(start_step)}, sort_keys=True) + "\n")
+
+
 class MetricsLog:
     """Appends records; on resume, drops those past the restored step so no step appears twice."""
 
-    def __init__(self, workdir: Path, truncate_after: int):
+    def __init__(self, workdir: Path, truncate_after: int, run_id: str | None = None):
         self.workdir = Path(workdir)
         self.path = self.workdir / METRICS_FILE
+        self.run_id = run_id
         self.is_writer = jax.process_index() == 0
         if self.is_writer:
             kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= truncate_after]
@@ -42,6 +55,8 @@ class MetricsLog:
         if not self.is_writer:
             return
         record = {"step": int(step), "split": split, "metrics": metrics, "time": time.time()}
+        if self.run_id is not None:
+            record["run"] = self.run_id
         if images_per_sec is not None:
             record["images_per_sec"] = images_per_sec
         with self.path.open("a") as f:
