@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -166,20 +168,55 @@ def _json_number(value: float):
     return value if np.isfinite(value) else None  # JSON has no NaN
 
 
-def write_results(out_dir: Path, result: dict) -> None:
-    """scores.json always; scores.txt only for a valid submission (a stale one is removed)."""
-    from jaxpaint.data.images import write_bytes_atomic
-
-    write_bytes_atomic(out_dir / SCORES_JSON, (json.dumps(result, indent=1, allow_nan=False) + "\n").encode())
-    txt = out_dir / SCORES_TXT
+def result_files(result: dict) -> dict[str, bytes]:
+    """scores.json always; scores.txt only for a valid submission."""
+    files = {SCORES_JSON: (json.dumps(result, indent=1, allow_nan=False) + "\n").encode()}
     if result["status"] == "valid":
         lines = [f"{LEADERBOARD_KEYS[k]}: {v if v is not None else 'nan'}" for k, v in result["means"].items()]
-        write_bytes_atomic(txt, ("\n".join(lines) + "\n").encode())
-    else:
+        files[SCORES_TXT] = ("\n".join(lines) + "\n").encode()
+    return files
+
+
+def holds_only_scores(out_dir: Path) -> bool:
+    """Whether `out_dir` is a folder of scores alone (an earlier run's), which can be replaced whole."""
+    return (out_dir.is_dir() and out_dir.resolve() != Path.cwd().resolve()
+            and {p.name for p in out_dir.iterdir()} <= {SCORES_JSON, SCORES_TXT})
+
+
+def write_results(out_dir: Path, result: dict) -> None:
+    """Writes scores.json and scores.txt as one pair, so that a reader or a kill never finds the new one of
+    them beside the old other. A new or empty OUT is staged and renamed into place; a folder holding
+    only an earlier pair is staged beside it and swapped in one rename. In a folder with other files
+    (e.g. the current one) each file is replaced atomically: scores.txt first (removed for an invalid
+    submission), then scores.json, so that scores.json is the last to change."""
+    from jaxpaint.data.images import current_umask, staged_directory, swap_directories, write_bytes_atomic
+
+    files = result_files(result)
+    if not out_dir.exists() or (out_dir.is_dir() and not any(out_dir.iterdir())):
+        with staged_directory(out_dir) as staging:
+            for name, data in files.items():
+                write_bytes_atomic(staging / name, data)
+    elif holds_only_scores(out_dir):
+        fresh = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".new", dir=out_dir.parent))
         try:
-            txt.unlink(missing_ok=True)
+            fresh.chmod(0o777 & ~current_umask())  # mkdtemp makes it private (0700)
+            for name, data in files.items():
+                write_bytes_atomic(fresh / name, data)
+            swap_directories(fresh, out_dir)  # `fresh` now holds the earlier pair
         except OSError as err:
-            raise JaxpaintError(f"cannot remove the stale {txt}: {err}") from None
+            raise JaxpaintError(f"cannot move the new scores into {out_dir}: {err}") from None
+        finally:
+            shutil.rmtree(fresh, ignore_errors=True)
+    else:
+        txt = out_dir / SCORES_TXT
+        if SCORES_TXT in files:
+            write_bytes_atomic(txt, files[SCORES_TXT])
+        else:
+            try:
+                txt.unlink(missing_ok=True)
+            except OSError as err:
+                raise JaxpaintError(f"cannot remove the stale {txt}: {err}") from None
+        write_bytes_atomic(out_dir / SCORES_JSON, files[SCORES_JSON])
 
 
 def score(reference_dir, submission_dir, pose_model=None, out_dir=".", ssim: str = "windows", evaluator=None,

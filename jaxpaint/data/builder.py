@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Iterator
@@ -29,11 +30,12 @@ from tensorflow_datasets.core import example_serializer
 
 from jaxpaint.data import loader
 from jaxpaint.data.crop import DEFAULT_SIZE
-from jaxpaint.data.images import write_bytes_atomic
+from jaxpaint.data.images import swap_directories, write_bytes_atomic
 from jaxpaint.data.joints import NUM_SLOTS
 from jaxpaint.data.pipeline import BuildStats, process_in_order
 from jaxpaint.data.sources import SOURCE_NAMES, SourceImage, get_source
 from jaxpaint.data.splits import SPLITS, assign_splits
+from jaxpaint.engine.lock import wait_for_lock
 from jaxpaint.errors import JaxpaintError
 
 MERGED = "merged"
@@ -230,18 +232,61 @@ def build(
     workers: int = 2,
     overwrite: bool = False,
 ) -> Path:
-    """Builds one config (if not built yet) and returns its version folder."""
+    """Builds one config (if not built yet) and returns its version folder.
+
+    One build per config and data dir at a time: a second one waits for the first (a lock file in
+    data_dir), then finds the config built and reuses it. `overwrite` builds the new version in a staging
+    data dir and swaps it in whole, so that the old one stays until the new one is complete.
+    """
     config = make_config(source, size, seed, num_examples, workers)
     if manual_dir is not None and not Path(manual_dir).is_dir():
         raise JaxpaintError(f"manual dir {manual_dir} does not exist")
+    data_dir = Path(data_dir)
+    with wait_for_lock(data_dir / f".build-{config.name}.lock", f"dataset {config.name} in {data_dir}"):
+        remove_unfinished_builds(data_dir, config.name)
+        if overwrite and is_built(data_dir, config.name):
+            return rebuild_aside(config, data_dir, manual_dir)
+        prepare(config, data_dir, manual_dir)
+        return loader.find_version_dir(data_dir, config.name)
+
+
+def is_built(data_dir: Path, name: str) -> bool:
+    try:
+        loader.find_version_dir(data_dir, name)
+    except JaxpaintError:
+        return False
+    return True
+
+
+def remove_unfinished_builds(data_dir: Path, name: str) -> None:
+    """Deletes the `incomplete.*` folders that killed builds of this config left (TFDS stages a build there and
+    renames it into place at the end). Called under the config's build lock, so no build is using them."""
+    config_dir = loader.dataset_dir(data_dir, name)
+    for stale in config_dir.glob("incomplete*") if config_dir.is_dir() else ():
+        shutil.rmtree(stale, ignore_errors=True)
+    shutil.rmtree(data_dir / f".rebuild-{name}", ignore_errors=True)
+
+
+def prepare(config: JaxpaintConfig, data_dir: Path, manual_dir) -> None:
+    """TFDS's download_and_prepare of one config into data_dir, reusing a finished build."""
     builder = Jaxpaint(config=config, data_dir=str(data_dir), manual_dir=manual_dir, file_format="array_record")
-    if overwrite or not builder.is_prepared():
+    if not builder.is_prepared():
         builder._sources()  # lists (and so checks) the source files before TFDS creates any folder
-    mode = tfds.download.GenerateMode.FORCE_REDOWNLOAD if overwrite else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
+    mode = tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(download_mode=mode, manual_dir=None if manual_dir is None else str(manual_dir))
     )
-    return loader.find_version_dir(data_dir, config.name)
+
+
+def rebuild_aside(config: JaxpaintConfig, data_dir: Path, manual_dir) -> Path:
+    """Builds the config again in a staging data dir beside the data, then swaps the version folders in one
+    rename (TFDS's own overwrite deletes the old data first, so a kill would leave none)."""
+    staging = data_dir / f".rebuild-{config.name}"
+    prepare(config, staging, manual_dir)
+    new, old = loader.find_version_dir(staging, config.name), loader.find_version_dir(data_dir, config.name)
+    swap_directories(new, old)  # `new` now holds the old build
+    shutil.rmtree(staging, ignore_errors=True)
+    return old
 
 
 def read_build_stats(data_dir: str | Path, name: str) -> dict:

@@ -7,6 +7,8 @@ fails the same way: a JaxpaintError naming the path.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import io
 import os
 import shutil
@@ -166,14 +168,62 @@ class staged_directory:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False
+        out = self.out_dir
         try:
-            if self.out_dir.is_dir():
-                self.out_dir.rmdir()  # empty, checked on entry
-            os.replace(self.tmp, self.out_dir)
+            if out.is_dir():
+                out.rmdir()  # empty, checked on entry; a process that filled it since has won
+            rename_noreplace(self.tmp, out)
         except OSError as err:
             shutil.rmtree(self.tmp, ignore_errors=True)
-            raise JaxpaintError(f"cannot move the finished folder into {self.out_dir}: {err}") from None
+            if err.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise JaxpaintError(f"output folder {out} was filled by another process while this one ran (the "
+                                    f"same output given twice?); this run's output was discarded and {out} "
+                                    "left as the other wrote it") from None
+            raise JaxpaintError(f"cannot move the finished folder into {out}: {err}") from None
         return False
+
+
+# renameat2(2) flags (linux/fs.h).
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+_AT_FDCWD = -100
+
+
+def _renameat2(src: Path, dst: Path, flags: int) -> bool:
+    """Linux renameat2 through libc; False where it is missing (another OS, an old libc or kernel, a file
+    system without the flag), so that the caller falls back. Other failures raise OSError."""
+    try:
+        call = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    call.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if call(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), os.fspath(src), None, os.fspath(dst))
+
+
+def rename_noreplace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Renames `src` to `dst`, failing (FileExistsError, or ENOTEMPTY for a filled folder) if `dst` exists,
+    so that a finished output never replaces another process's. The fallback can replace an empty folder."""
+    if _renameat2(Path(src), Path(dst), RENAME_NOREPLACE):
+        return
+    if os.path.lexists(dst) and not os.path.isdir(dst):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(dst))
+    os.rename(src, dst)  # a non-empty folder at dst makes this fail with ENOTEMPTY
+
+
+def swap_directories(a: str | os.PathLike, b: str | os.PathLike) -> None:
+    """Exchanges two folders in one step (RENAME_EXCHANGE): a reader, or a kill, sees either the old or the
+    new one under each name. The fallback takes three renames, with `b` briefly absent but never partial."""
+    a, b = Path(a), Path(b)
+    if _renameat2(a, b, RENAME_EXCHANGE):
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{b.name}.", suffix=".old", dir=b.parent))
+    os.replace(b, aside)
+    os.rename(a, b)
+    os.rename(aside, a)
 
 
 def check_output_path(out: str | os.PathLike, flag: str, inputs: dict[str, str | os.PathLike | None],
