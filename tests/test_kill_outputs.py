@@ -29,14 +29,14 @@ def jaxpaint_command(*args) -> list[str]:
 
 
 def run_and_kill(command: list[str], busy_glob: tuple[Path, str], delay: float) -> int:
-    """Starts the command, waits until its staging folder (`busy_glob`: folder, pattern) appears, SIGKILLs it
-    `delay` s later (if still running) and returns its exit status. Staging folders of earlier kills are
-    removed first, so that the wait is for this run's."""
+    """Starts the command, waits until its staging folder (`busy_glob`: folder, pattern; "" to count `delay`
+    from the start) appears, SIGKILLs it `delay` s later (if still running) and returns its exit status.
+    Staging folders of earlier kills are removed first, so that the wait is for this run's."""
     folder, pattern = busy_glob
-    for stale in folder.glob(pattern) if folder.is_dir() else ():
+    for stale in folder.glob(pattern) if folder.is_dir() and pattern else ():
         shutil.rmtree(stale)
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while proc.poll() is None and not (folder.is_dir() and any(folder.glob(pattern))):
+    while pattern and proc.poll() is None and not (folder.is_dir() and any(folder.glob(pattern))):
         time.sleep(0.01)
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
@@ -91,17 +91,20 @@ def test_killed_export_track_leaves_no_partial_output(tiny_dataset, tmp_path):
 
 
 def test_killed_score_keeps_the_previous_pair_or_writes_the_new_one(small_track, tmp_path):
-    args = ["score", small_track, small_track / "Y"]
-    assert main([*map(str, args), "--out", str(tmp_path / "reference")]) == 0
+    # An empty submission is invalid: the new pair is scores.json alone (the old scores.txt must go with it).
+    (tmp_path / "empty").mkdir()
+    args = ["score", small_track, tmp_path / "empty"]
+    assert main([*map(str, args), "--out", str(tmp_path / "reference")]) == 1
     new = {p.name: p.read_bytes() for p in (tmp_path / "reference").iterdir()}
     out = tmp_path / "scores"
-    for delay in random.Random(3).sample([0.0, 0.05, 0.2], KILL_POINTS):
+    # Counted from the start: the write is too short a window to wait for.
+    for delay in random.Random(3).sample([0.8, 1.2, 1.6, 2.0], KILL_POINTS):
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
         old = {"scores.json": b'{"status": "old"}\n', "scores.txt": b"DSSIM: old\n"}
         for name, data in old.items():
             (out / name).write_bytes(data)
-        status = run_and_kill(jaxpaint_command(*args, "--out", out), (tmp_path, ".scores.*"), delay)
+        status = run_and_kill(jaxpaint_command(*args, "--out", out), (tmp_path, ""), delay)
         pair = {p.name: p.read_bytes() for p in out.iterdir()}
         assert pair in (old, new), f"mixed pair after {delay} s"
         print("score", delay, status, "old pair" if pair == old else "new pair")
