@@ -90,24 +90,50 @@ def test_killed_export_track_leaves_no_partial_output(tiny_dataset, tmp_path):
                         tmp_path / "reference", seed=2)
 
 
-def test_killed_score_keeps_the_previous_pair_or_writes_the_new_one(small_track, tmp_path):
-    # An empty submission is invalid: the new pair is scores.json alone (the old scores.txt must go with it).
-    (tmp_path / "empty").mkdir()
-    args = ["score", small_track, tmp_path / "empty"]
-    assert main([*map(str, args), "--out", str(tmp_path / "reference")]) == 1
+# Runs `jaxpaint score` with a SIGKILL right after the k-th file operation of its output (each file written,
+# then the swap): the write is too short a window to hit by timing, so the kill points are its steps.
+KILL_AFTER_STEP = """
+import os, signal, sys
+from jaxpaint.data import images
+k, steps = int(sys.argv[1]), [0]
+def killing(fn):
+    def wrapped(*args, **kwargs):
+        result = fn(*args, **kwargs)
+        steps[0] += 1
+        if steps[0] == k:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+    return wrapped
+images.write_bytes_atomic = killing(images.write_bytes_atomic)
+images.swap_directories = killing(images.swap_directories)
+from jaxpaint.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("valid", [True, False], ids=["valid", "invalid"])
+def test_killed_score_keeps_the_previous_pair_or_writes_the_new_one(small_track, tmp_path, valid):
+    """A valid submission's pair is scores.json and scores.txt; an invalid one's is scores.json alone (the old
+    scores.txt must go with the old scores.json). Killed after each step of the write: old pair or new."""
+    submission = small_track / "Y" if valid else tmp_path / "empty"
+    submission.mkdir(exist_ok=True)
+    args = ["score", small_track, submission, "--no-lpips"]
+    assert main([*map(str, args), "--out", str(tmp_path / "reference")]) == (0 if valid else 1)
     new = {p.name: p.read_bytes() for p in (tmp_path / "reference").iterdir()}
-    out = tmp_path / "scores"
-    # Counted from the start: the write is too short a window to wait for.
-    for delay in random.Random(3).sample([0.8, 1.2, 1.6, 2.0], KILL_POINTS):
+    old = {"scores.json": b'{"status": "old"}\n', "scores.txt": b"DSSIM: old\n"}
+    out, found = tmp_path / "scores", []
+    for k in range(1, len(new) + 2):  # after each file, then after the swap
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
-        old = {"scores.json": b'{"status": "old"}\n', "scores.txt": b"DSSIM: old\n"}
         for name, data in old.items():
             (out / name).write_bytes(data)
-        status = run_and_kill(jaxpaint_command(*args, "--out", out), (tmp_path, ""), delay)
+        result = subprocess.run([sys.executable, "-c", KILL_AFTER_STEP, str(k), *map(str, args), "--out", str(out)],
+                                cwd=REPO, capture_output=True, text=True)
+        assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
         pair = {p.name: p.read_bytes() for p in out.iterdir()}
-        assert pair in (old, new), f"mixed pair after {delay} s"
-        print("score", delay, status, "old pair" if pair == old else "new pair")
+        assert pair in (old, new), f"mixed pair after step {k}: {sorted(pair)}"
+        found.append("old" if pair == old else "new")
+    assert found == ["old"] * len(new) + ["new"]  # the pair changes at the swap, never before
 
 
 def test_killed_data_build_leaves_no_partial_dataset_and_a_rebuild_recovers(tmp_path):

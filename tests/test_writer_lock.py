@@ -16,7 +16,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from jaxpaint.engine import checkpoint as ckpt
-from jaxpaint.engine.lock import FolderBusy, exclusive_lock, wait_for_lock, writer_lock
+from jaxpaint.locks import FolderBusy, exclusive_lock, wait_for_lock, writer_lock
 from jaxpaint.train.metrics_log import METRICS_FILE, WRITERS_FILE, read_metrics
 
 from tests.toy_config import get_config

@@ -5,7 +5,7 @@ the workdir.
 
 Every stage reuses the public pieces (builder, trainer, evaluation), so a rerun
 with the same workdir resumes: built data and finished runs are reused. One job runs in a workdir at a
-time (jaxpaint.engine.lock); its trainings lock their own run folders.
+time (jaxpaint.locks); its trainings lock their own run folders.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def run(args) -> int:
         args.workdir = args.workdir or f"runs/{Path(args.suite).stem}_{args.source}"
         return run_suite(args)
     from jaxpaint.data import builder
-    from jaxpaint.engine.lock import writer_lock
+    from jaxpaint.locks import writer_lock
     from jaxpaint.train.preflight import check_config_and_workdir
 
     args.workdir = args.workdir or "runs/main"

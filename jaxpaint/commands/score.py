@@ -41,6 +41,8 @@ def register(subparsers) -> None:
     p.add_argument("--pose-model", help="a trained pose-evaluator run, for WNJD and PCK")
     p.add_argument("--out", default=".", help="folder for scores.json and scores.txt (default: the current folder)")
     p.add_argument("--ssim", choices=("windows", "gaussian"), default="windows", help="SSIM variant for DSSIM (default: the thesis's non-overlapping windows)")
+    p.add_argument("--no-lpips", dest="lpips", action="store_false",
+                   help="leave out the LPIPS columns (VGG-16 and AlexNet: minutes on thousands of crops on a CPU)")
     p.set_defaults(func=run)
 
 
@@ -53,7 +55,8 @@ def run(args) -> int:
     check_output_path(out, "--out", {"REFERENCE": args.reference, "SUBMISSION": args.submission})
     if args.pose_model is not None and not Path(args.pose_model).is_dir():
         raise JaxpaintError(f"--pose-model {args.pose_model} is not the folder of a pose-evaluator run")
-    result = score(args.reference, args.submission, pose_model=args.pose_model, out_dir=args.out, ssim=args.ssim)
+    result = score(args.reference, args.submission, pose_model=args.pose_model, out_dir=args.out, ssim=args.ssim,
+                   lpips=args.lpips)
     if result["status"] != "valid":
         print(f"submission {args.submission} is invalid ({len(result['problems'])} problems); nothing was scored:")
         for problem in result["problems"]:

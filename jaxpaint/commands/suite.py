@@ -201,7 +201,7 @@ def run_suite(args, suite: dict | None = None) -> int:
     from jaxpaint.commands.evaluate import WORST_GRID, _write_json_atomic
     from jaxpaint.data import builder
     from jaxpaint.data.images import write_bytes_atomic
-    from jaxpaint.engine.lock import writer_lock
+    from jaxpaint.locks import writer_lock
     from jaxpaint.report.html import write_report_html
     from jaxpaint.report.tables import results_markdown
     from jaxpaint.train.preflight import check_config_and_workdir

@@ -13,7 +13,7 @@ one-process run, and every process reads the others' scores from their trial wor
 finished, so the choice at each step, and the final one, are those of a sequential sweep.
 Process 0 writes tune.json and sweep.png. A trial that fails leaves a FAILED file that stops
 the processes waiting for it. A second `tune` of the same DIR is refused while one runs
-(jaxpaint.engine.lock).
+(jaxpaint.locks).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def wait_for_trial(trial_dir: Path, num_steps: int, owner: int) -> None:
 def tune(sweep_spec: str, workdir, overrides=()) -> dict:
     from jaxpaint import tuning
     from jaxpaint.config import load_config, lookup
-    from jaxpaint.engine.lock import writer_lock
+    from jaxpaint.locks import writer_lock
     from jaxpaint.train.loop import train_and_evaluate
     from jaxpaint.train.metrics_log import METRICS_FILE
 

@@ -35,7 +35,7 @@ from jaxpaint.data.joints import NUM_SLOTS
 from jaxpaint.data.pipeline import BuildStats, process_in_order
 from jaxpaint.data.sources import SOURCE_NAMES, SourceImage, get_source
 from jaxpaint.data.splits import SPLITS, assign_splits
-from jaxpaint.engine.lock import wait_for_lock
+from jaxpaint.locks import wait_for_lock
 from jaxpaint.errors import JaxpaintError
 
 MERGED = "merged"

@@ -2,7 +2,7 @@
 
 One run is one workdir. It holds config.json, batch_spec.json, checkpoints/,
 metrics.jsonl, writers.jsonl, curves.png and previews/. One process writes it at a time
-(jaxpaint.engine.lock: a second run of the same workdir is refused). Running again with the same workdir
+(jaxpaint.locks: a second run of the same workdir is refused). Running again with the same workdir
 continues from the latest checkpoint; since batch i and the step-i key are pure
 functions of (seed, i), a resumed run gives the same bytes as an uninterrupted one.
 """
@@ -26,7 +26,7 @@ from jaxpaint.engine import checkpoint as ckpt
 from jaxpaint.engine import mesh as mesh_lib
 from jaxpaint.train import preflight
 from jaxpaint.train.guard import TrainingGuard, TrainingStopped
-from jaxpaint.engine.lock import writer_lock
+from jaxpaint.locks import writer_lock
 from jaxpaint.train.metrics_log import MetricsLog, record_writer
 from jaxpaint.engine.state import TrainState
 
