@@ -19,8 +19,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/jaxpaint run --workdir runs/main
 
+# Test files are shared out to TEST_WORKERS processes (xdist); a file's tests stay on one process, so a
+# module's fixtures are built once.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) runs

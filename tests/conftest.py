@@ -8,6 +8,9 @@ Set JAXPAINT_LSPET_DIR / JAXPAINT_VGG19_DIR to point elsewhere.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,36 @@ needs_vgg19 = pytest.mark.skipif(
     not VGG19_DIR.is_dir(),
     reason=f"real VGG-19 weights not found at {VGG19_DIR} (set JAXPAINT_VGG19_DIR)",
 )
+
+
+# The test session's XLA compilation cache: many tests compile the same tiny programs (a step of the same
+# tiny config, built afresh in each test), and the CLI tests' subprocesses compile them again. A cache
+# keyed by the compiled program turns each repeat into a file read. It lives in a temporary folder made
+# for the session and removed after it (never the user's home), shared by the xdist workers and every
+# subprocess through the environment. A cache folder the user set already is left as it is.
+# Eviction stays off: with it, jax rescans every entry at each write (quadratic in the thousands of
+# entries a session makes). Without it, a read racing the same entry's first write is a miss (jax warns
+# and compiles), never a wrong program.
+MIN_COMPILE_SECS = "0"  # the tiny programs compile in well under jax's default 1 s each
+
+
+def pytest_configure(config):
+    if hasattr(config, "workerinput") or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return  # an xdist worker inherits the controller's environment; a user's own cache is kept
+    cache_dir = tempfile.mkdtemp(prefix="jaxpaint-test-xla-cache-")
+    config._jaxpaint_cache_dir = cache_dir
+    os.environ.update(JAX_COMPILATION_CACHE_DIR=cache_dir, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=MIN_COMPILE_SECS)
+    if "jax" in sys.modules:  # a plugin imported jax before this hook: set what its import already read
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", cache_dir)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", float(MIN_COMPILE_SECS))
+
+
+def pytest_unconfigure(config):
+    cache_dir = getattr(config, "_jaxpaint_cache_dir", None)
+    if cache_dir:
+        shutil.rmtree(cache_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

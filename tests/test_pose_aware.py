@@ -82,9 +82,11 @@ def test_zero_pose_weight_is_the_plain_unet_step(hourglass_run):
     got, metrics = weighted(state, batch, hourglass)
     assert "pose_loss" not in metrics and "pose_loss" not in expected_metrics
     jax.tree.map(np.testing.assert_array_equal, comparable(got), comparable(expected))
-    # The term itself is exactly 0 when the composite is the real image.
+    # The term itself is 0 when the composite is the real image (up to the last bits: the two halves of one
+    # concatenated batch may take different vectorised paths through a convolution on some CPUs).
     same = method.pose_loss(zero_weight, batch["image"], batch["image"], hourglass["hourglass"])
-    assert float(same) == 0.0
+    other = method.pose_loss(zero_weight, -batch["image"], batch["image"], hourglass["hourglass"])
+    assert float(other) > 0.0 and float(same) <= 1e-9 * float(other)
 
 
 def test_pose_gradient_reaches_only_the_holes_and_the_hourglass_stays_frozen(hourglass_run):

@@ -146,7 +146,8 @@ def test_perceptual_term_uses_frozen_vgg16():
     batch = tiny_batch(config)
     same = float(method.perceptual_loss(config, batch["image"], batch["image"], frozen["vgg16"]))
     other = float(method.perceptual_loss(config, batch["image"], -batch["image"], frozen["vgg16"]))
-    assert same == 0.0 and other > 0.0
+    # Zero up to the last bits: the two halves of one concatenated batch may take different vectorised paths.
+    assert other > 0.0 and same <= 1e-9 * other
 
 
 def test_residual_generator_starts_at_its_harmonic_input_fill():

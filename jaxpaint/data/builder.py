@@ -242,6 +242,8 @@ def build(
     if manual_dir is not None and not Path(manual_dir).is_dir():
         raise JaxpaintError(f"manual dir {manual_dir} does not exist")
     data_dir = Path(data_dir)
+    if overwrite or not is_built(data_dir, config.name):
+        tfds_builder(config, data_dir, manual_dir)._sources()  # checks the source files before any file is made
     with wait_for_lock(data_dir / f".build-{config.name}.lock", f"dataset {config.name} in {data_dir}"):
         remove_unfinished_builds(data_dir, config.name)
         if overwrite and is_built(data_dir, config.name):
@@ -269,13 +271,15 @@ def remove_unfinished_builds(data_dir: Path, name: str) -> None:
 
 def prepare(config: JaxpaintConfig, data_dir: Path, manual_dir) -> None:
     """TFDS's download_and_prepare of one config into data_dir, reusing a finished build."""
-    builder = Jaxpaint(config=config, data_dir=str(data_dir), manual_dir=manual_dir, file_format="array_record")
-    if not builder.is_prepared():
-        builder._sources()  # lists (and so checks) the source files before TFDS creates any folder
+    builder = tfds_builder(config, data_dir, manual_dir)
     mode = tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(download_mode=mode, manual_dir=None if manual_dir is None else str(manual_dir))
     )
+
+
+def tfds_builder(config: JaxpaintConfig, data_dir: Path, manual_dir) -> "Jaxpaint":
+    return Jaxpaint(config=config, data_dir=str(data_dir), manual_dir=manual_dir, file_format="array_record")
 
 
 def rebuild_aside(config: JaxpaintConfig, data_dir: Path, manual_dir) -> Path:
