@@ -54,10 +54,16 @@ def test_fc_bottleneck_parameter_count_by_hand():
 def test_elu_changes_the_function_not_the_parameters():
     config = load_config("context_encoder:tiny")
     x = jax.random.uniform(jax.random.key(1), (2, 64, 64, 3), minval=-1, maxval=1)
-    variables = ce.generator(config).init(jax.random.key(0), x, train=False)
     elu_config = load_config("context_encoder:tiny", ["--config.model.activation=elu"])
-    leaky = ce.generator(config).apply(variables, x, train=False)
-    elu = ce.generator(elu_config).apply(variables, x, train=False)  # same tree: the activation has no parameters
+
+    @jax.jit  # one compilation, not one per eager op
+    def both(x):
+        variables = ce.generator(config).init(jax.random.key(0), x, train=False)
+        leaky = ce.generator(config).apply(variables, x, train=False)
+        elu = ce.generator(elu_config).apply(variables, x, train=False)  # same tree: the activation has no parameters
+        return leaky, elu
+
+    leaky, elu = both(x)
     assert leaky.shape == elu.shape == x.shape
     # Freshly initialised (N(0, 0.02) weights, BN at its initial running averages) the outputs are ~1e-9: compare
     # relative to their size. ELU(x) ≈ x for small x, where LeakyReLU gives 0.2·x below zero and ReLU 0.

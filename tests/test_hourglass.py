@@ -48,7 +48,7 @@ def test_residual_projects_the_skip_only_when_widths_differ():
 def test_first_stack_heatmaps_feed_the_second_stack_and_training_updates_batch_stats():
     model = StackedHourglass(num_stacks=2, features=8, depth=1)
     images = jax.random.normal(jax.random.PRNGKey(1), (2, 16, 16, 3))
-    variables = model.init(jax.random.PRNGKey(0), images, train=False)
+    variables = jax.jit(lambda x: model.init(jax.random.PRNGKey(0), x, train=False))(images)
     first_head = "Conv_2"  # stem conv, then stack 0's 1×1 feature conv, then its heatmap head
 
     assert variables["params"][first_head]["kernel"].shape[-1] == NUM_TYPES
@@ -59,10 +59,10 @@ def test_first_stack_heatmaps_feed_the_second_stack_and_training_updates_batch_s
         heatmaps, _ = model.apply({**variables, "params": params}, images, train=True, mutable=["batch_stats"])
         return jnp.sum(heatmaps[-1] ** 2)
 
-    grad = jax.grad(last_stack_output)(variables["params"][first_head]["kernel"])
+    grad = jax.jit(jax.grad(last_stack_output))(variables["params"][first_head]["kernel"])
     assert float(jnp.abs(grad).sum()) > 0  # the remapped heatmaps are added into stack 2's input
 
-    _, updates = model.apply(variables, images, train=True, mutable=["batch_stats"])
+    _, updates = jax.jit(lambda v: model.apply(v, images, train=True, mutable=["batch_stats"]))(variables)
     before = jax.tree.leaves(variables["batch_stats"])
     after = jax.tree.leaves(updates["batch_stats"])
     assert any(not np.allclose(a, b) for a, b in zip(before, after))

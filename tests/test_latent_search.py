@@ -129,7 +129,7 @@ def sharded_search(out_path: str | None = None) -> dict:
 def test_four_devices_find_the_same_z_as_one(tmp_path):
     out = tmp_path / "four.npz"
     env = dict(os.environ, PYTHONPATH=str(REPO), JAX_PLATFORMS="cpu",
-               XLA_FLAGS="--xla_force_host_platform_device_count=4")
+               XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4")
     code = f"from tests.test_latent_search import sharded_search; sharded_search({str(out)!r})"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
                             timeout=300)

@@ -42,7 +42,7 @@ def test_four_devices_match_one_device(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "jaxpaint.cli", "train", "--config", "tests/toy_config.py:tiny", "--workdir", str(four),
          *OVERRIDES],
-        cwd=REPO, env=cli_env(XLA_FLAGS="--xla_force_host_platform_device_count=4"),
+        cwd=REPO, env=cli_env(XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"),
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -50,11 +50,13 @@ def state(config):
 
 def test_shapes_for_any_side_divisible_by_four():
     x = jnp.zeros((2, 36, 36, 4))  # 36 / 4 = 9: not a power of two
-    out, _ = DilatedUNet(width=2).init_with_output(jax.random.key(0), x, train=False)
+    # Under jit: one compilation each, not one per eager op.
+    out, _ = jax.jit(lambda x: DilatedUNet(width=2).init_with_output(jax.random.key(0), x, train=False))(x)
     assert out.shape == (2, 36, 36, 4)
     image, mask = np.asarray(out[..., :3]), np.asarray(out[..., 3])
     assert np.all(np.abs(image) <= 1) and np.all((mask >= 0) & (mask <= 1))
-    logits, _ = GlobalDiscriminator(width=2, fc_width=8).init_with_output(jax.random.key(1), x[..., :3], train=False)
+    logits, _ = jax.jit(lambda x: GlobalDiscriminator(width=2, fc_width=8).init_with_output(
+        jax.random.key(1), x[..., :3], train=False))(x)
     assert logits.shape == (2,)
     with pytest.raises(ValueError, match="divisible by 4"):
         DilatedUNet(width=2).init(jax.random.key(0), jnp.zeros((1, 34, 34, 4)), train=False)
@@ -71,8 +73,8 @@ def test_layer_layout_strides_and_dilation_rates():
             calls.append((kind, tuple(m.kernel_size), m.strides, m.kernel_dilation or 1, m.features))
         return next_fun(*args, **kwargs)
 
-    with nn.intercept_methods(record):
-        DilatedUNet(width=4).init(jax.random.key(0), jnp.zeros((1, 32, 32, 4)), train=False)
+    with nn.intercept_methods(record):  # traced only (eval_shape): the calls are recorded, nothing compiles
+        jax.eval_shape(lambda: DilatedUNet(width=4).init(jax.random.key(0), jnp.zeros((1, 32, 32, 4)), train=False))
     w = 4
     encoder = [("conv", (5, 5), 1, 1, w), ("conv", (3, 3), 2, 1, 2 * w), ("conv", (3, 3), 1, 1, 2 * w),
                ("conv", (3, 3), 2, 1, 4 * w), ("conv", (3, 3), 1, 1, 4 * w), ("conv", (3, 3), 1, 1, 4 * w)]

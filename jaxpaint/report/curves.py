@@ -63,17 +63,20 @@ def plot_curves(records: list[dict], out_path, *, title: str | None = None) -> P
 
 
 def save_figure(fig, out_path) -> Path:
-    """Writes the figure as PNG under a temporary name and moves it in (never half-written), then closes it."""
+    """Writes the figure as PNG atomically (never half-written, never mixed with another writer's), then
+    closes it."""
+    import io
+
     import matplotlib.pyplot as plt
 
+    from jaxpaint.data.images import write_bytes_atomic
+
     fig.tight_layout()
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=90)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)
-    tmp.replace(out_path)
-    return out_path
+    write_bytes_atomic(out_path, buffer.getvalue())
+    return Path(out_path)
 
 
 def plot_validation(runs: dict[str, list[dict]], out_path, *, key_part: str = "dssim") -> Path | None:

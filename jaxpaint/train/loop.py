@@ -312,13 +312,14 @@ def run_steps(config, state, steps, frozen, phase_of, train_batches, mesh, manag
                 guard.check(step, means)
                 bar.set_postfix(loss=f"{means['loss']:.4g}", img_s=f"{images_per_sec:.1f}")
                 pending, interval_start = [], time.perf_counter()
+            plotted = False
             if evaluator.due(step) or step == num_steps:
-                evaluator.run(state, step, log)
+                plotted = evaluator.run(state, step, log)
                 interval_start = time.perf_counter()  # images/s counts training time only
             if step % checkpoint_every == 0 or step == num_steps:
                 ckpt.save_state(manager, state)
                 interval_start = time.perf_counter()
-            if step == num_steps:
+            if step == num_steps and not plotted:
                 log.plot()
     finally:
         bar.close()
@@ -348,18 +349,22 @@ class Evaluator:
             self.preview_every and step % self.preview_every == 0
         )
 
-    def run(self, state, step: int, log) -> None:
+    def run(self, state, step: int, log) -> bool:
+        """Validates and previews when due; True when it logged validation metrics and so redrew the curves."""
         if self.batches is None:
-            return
+            return False
         final = step == int(self.config.num_steps)
+        validated = False
         if "eval" in self.steps and (final or (self.eval_every and step % self.eval_every == 0)):
             results = [self.steps["eval"](state, self._batch(i), self.frozen) for i in range(self.num_batches)]
             means = to_floats(mean_metrics(results))
             log.write(step, "val", means)
             self.guard.check(step, means, split="val")
             log.plot()
+            validated = True
         if "preview" in self.steps and (final or (self.preview_every and step % self.preview_every == 0)):
             self._preview(state, step)
+        return validated
 
     def _batch(self, i: int):
         return mesh_lib.to_global_arrays(numeric_arrays(self.batches[i]), self.mesh)
