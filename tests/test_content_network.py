@@ -14,6 +14,7 @@ from jaxpaint.data.images import load_rgb, save_png_atomic
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.methods import context_encoder as ce
 from tests.run_folder import write_run
+from tests.states import initial_state
 
 
 def param_shapes(config, size):
@@ -92,7 +93,7 @@ def trained_run(tmp_path_factory):
     config = load_config("content_network:tiny")
     config.data.mean_rgb = (0.1, -0.2, 0.3)
     batch = tiny_batch()
-    state = ce.init_state(config, jax.random.key(0), batch)
+    state = initial_state(ce.init_state, config, jax.random.key(0), batch)
     step = jax.jit(lambda s, b: ce.train_step(config, s, b))
     losses = []
     for _ in range(8):

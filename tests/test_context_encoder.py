@@ -12,6 +12,7 @@ from jaxpaint.methods import context_encoder as ce
 from jaxpaint.models.context_encoder import ChannelwiseDense, ContextEncoder, stage_widths
 from jaxpaint.models.discriminators import DCGANDiscriminator
 from jaxpaint.ops.holes import fill_holes
+from tests.states import initial_state
 
 
 def test_channelwise_dense_has_m_n4_weights_and_matches_per_channel_matmuls():
@@ -75,7 +76,7 @@ def tiny():
     hole[1, 40:50, 8:18] = True
     batch = {"image": jnp.asarray(images), "hole": jnp.asarray(hole), "blocks": jnp.asarray(blocks),
              "num_blocks": jnp.asarray(num_blocks)}
-    state = ce.init_state(config, jax.random.key(0), batch)
+    state = initial_state(ce.init_state, config, jax.random.key(0), batch)
     return config, batch, state, rng
 
 

@@ -16,6 +16,7 @@ from jaxpaint.data.images import load_rgb, save_png_atomic
 from jaxpaint.data.track import blocks_to_hole
 from jaxpaint.methods import context_encoder as ce
 from tests.run_folder import write_run
+from tests.states import initial_state
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def run_dir(tmp_path_factory):
     config = load_config("context_encoder:tiny")
     config.data.mean_rgb = (0.0, 0.1, -0.1)
     batch = {"image": jnp.zeros((4, 64, 64, 3), jnp.float32), "hole": jnp.zeros((4, 64, 64), bool)}
-    state = ce.init_state(config, jax.random.PRNGKey(config.seed), batch)
+    state = initial_state(ce.init_state, config, jax.random.PRNGKey(config.seed), batch)
     write_run(workdir, config, batch, state)
     return workdir
 

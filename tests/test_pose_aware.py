@@ -17,6 +17,7 @@ from jaxpaint.methods import unet as method
 from jaxpaint.engine import checkpoint as ckpt
 from jaxpaint.inference import restore_run
 from tests.run_folder import write_run
+from tests.states import initial_state
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def hourglass_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("hourglass_run")
     config = load_config("hourglass:tiny")
     batch = {"image": jnp.zeros((4, 64, 64, 3), jnp.float32)}
-    state = pose_method.init_state(config, jax.random.key(3), batch)
+    state = initial_state(pose_method.init_state, config, jax.random.key(3), batch)
     stats = jax.tree.map(lambda x: x + 0.05, state.model_state)
     state = state.replace(model_state=stats)
     write_run(workdir, config, batch, state)
@@ -74,7 +75,7 @@ def test_zero_pose_weight_is_the_plain_unet_step(hourglass_run):
     assert method.load_frozen(plain) == {}
     hourglass = method.load_frozen(config_of(hourglass_run, pose_weight=1.0))
     batch = tiny_batch()
-    state = method.init_state(plain, jax.random.key(0), batch)
+    state = initial_state(method.init_state, plain, jax.random.key(0), batch)
     step = jax.jit(lambda s, b, f: method.train_step(plain, s, b, f, phase="gan"))
     zero_weight = config_of(hourglass_run, pose_weight=0.0)
     weighted = jax.jit(lambda s, b, f: method.train_step(zero_weight, s, b, f, phase="gan"))
@@ -102,7 +103,7 @@ def test_pose_gradient_reaches_only_the_holes_and_the_hourglass_stays_frozen(hou
     assert np.all(grad[~hole] == 0.0) and np.all(grad[..., 3] == 0.0)  # known pixels and the mask channel
     assert np.abs(grad[hole][:, :3]).max() > 0.0
 
-    state = method.init_state(config, jax.random.key(0), batch)
+    state = initial_state(method.init_state, config, jax.random.key(0), batch)
     before = jax.tree.map(np.array, frozen)
     step = jax.jit(lambda s, b, f: method.train_step(config, s, b, f, phase="gan"))
     current = state
@@ -178,9 +179,9 @@ def test_warm_start_gives_the_plain_generator_heatmap_channels_that_start_at_zer
     generator predicts what the plain one did."""
     plain, conditioned = config_of(hourglass_run), config_of(hourglass_run, condition=True)
     batch = tiny_batch(seed=6)
-    source = method.init_state(plain, jax.random.key(0), batch)
+    source = initial_state(method.init_state, plain, jax.random.key(0), batch)
     source, _ = jax.jit(lambda s, b: method.train_step(plain, s, b, {}, phase="gan"))(source, batch)
-    moved = ckpt.transplant(source, method.init_state(conditioned, jax.random.key(1), batch))
+    moved = ckpt.transplant(source, initial_state(method.init_state, conditioned, jax.random.key(1), batch))
     assert int(moved.step) == 1
     kernel, old_kernel = np.asarray(first_conv_kernel(moved.params)), np.asarray(first_conv_kernel(source.params))
     assert kernel.shape[2] == 4 + NUM_TYPES

@@ -16,6 +16,7 @@ from jaxpaint.methods import unet as method
 from jaxpaint.models import layers
 from jaxpaint.models.unet import DilatedUNet, GlobalDiscriminator
 from jaxpaint.ops import poisson
+from tests.states import initial_state
 
 
 def tiny_config(**loss):
@@ -45,7 +46,7 @@ def config():
 
 @pytest.fixture(scope="module")
 def state(config):
-    return method.init_state(config, jax.random.key(0), tiny_batch(config))
+    return initial_state(method.init_state, config, jax.random.key(0), tiny_batch(config))
 
 
 def test_shapes_for_any_side_divisible_by_four():
@@ -157,7 +158,7 @@ def test_residual_generator_starts_at_its_harmonic_input_fill():
     with config.unlocked():
         config.model.input_fill, config.model.residual = "harmonic", True
     batch = tiny_batch(config, seed=2)
-    state = method.init_state(config, jax.random.key(1), batch)
+    state = initial_state(method.init_state, config, jax.random.key(1), batch)
     expected = poisson.harmonic_fill(batch["image"], batch["hole"], max_iters=method.HARMONIC_ITERS,
                                      tol=method.HARMONIC_TOL)
     np.testing.assert_allclose(np.asarray(method.predict(config, state, batch)), np.asarray(expected), atol=1e-6)
