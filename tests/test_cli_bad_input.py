@@ -53,7 +53,8 @@ def save_png(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """Paths of the shared inputs: datasets at 64, 96 and 128 px, a pose run, a Context Encoder run, a track,
-    an image with its mask, and a competition folder with its maskdata.json."""
+    an image with its mask, and a competition folder with its maskdata.json. Over 20 s (about 60 s): built
+    once for the module's 75 cases."""
     root = tmp_path_factory.mktemp("bad_input")
     p = {"root": root, "data": root / "data"}
     for size in (64, 96, 128):

@@ -23,6 +23,7 @@ def _table(report_text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def main_job(tmp_path_factory):
+    """Over 20 s (about 80 s): the whole main job on tiny configs, once for the module."""
     workdir = tmp_path_factory.mktemp("main_job")
     assert main(["run", "--workdir", str(workdir), *TINY]) == 0
     return workdir
@@ -97,7 +98,8 @@ def test_same_seed_gives_the_same_dataset_and_trained_networks(main_job, tmp_pat
     """The job's random sources again from nothing: the dataset built anew and the three networks trained
     anew with the job's configs. Every split's examples and every trained parameter and statistic equal the
     first run's, bit for bit. (Evaluation draws nothing at random; it is the job's costliest stage, so it
-    is not repeated: equal inputs and weights give the table the first run printed.)"""
+    is not repeated: equal inputs and weights give the table the first run printed.) Over 20 s (about 25 s):
+    three trainings."""
     from jaxpaint.commands.run import run_config
     from jaxpaint.data import builder, loader
     from jaxpaint.inference import restore_run

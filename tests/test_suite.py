@@ -40,6 +40,8 @@ def run_args(workdir, *extra):
 
 @pytest.fixture(scope="module")
 def suite_dir(tmp_path_factory):
+    """Over 20 s (about 60 s): the tiny suite end to end (build, two trainings, three evaluations), once for
+    the module."""
     workdir = tmp_path_factory.mktemp("suite")
     assert run_suite(run_args(workdir), SUITE) == 0
     return workdir

@@ -64,6 +64,8 @@ def strictly_increasing(values) -> bool:
 
 
 def test_two_trainings_started_together_one_trains_the_other_exits_2_then_a_resume_continues(tmp_path):
+    """Over 20 s (about 20-30 s): two real `jaxpaint train` processes, the winner's steps slowed to hold its
+    lock past the loser's start-up, then a resume."""
     from jaxpaint.train.loop import train_and_evaluate
 
     workdir = tmp_path / "w"
