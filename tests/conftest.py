@@ -76,6 +76,13 @@ def pytest_unconfigure(config):
         shutil.rmtree(cache_dir, ignore_errors=True)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Modules marked `slow` run first (stable order otherwise): xdist hands whole files to the workers in
+    collection order, and long files started last leave one worker running while the other idles."""
+    slow = {item.module.__name__ for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.module.__name__ not in slow)
+
+
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
     """A built synthetic dataset: 120 source images at 64 px, seed 0. Returns (data_dir, config_name).

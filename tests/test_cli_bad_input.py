@@ -23,6 +23,8 @@ from PIL import Image
 
 from jaxpaint.cli import main
 
+pytestmark = pytest.mark.slow  # a minute or more in all: scheduled first (conftest.py)
+
 REPO = Path(__file__).resolve().parents[1]
 DATASET = "synthetic_64_seed0_n24"
 TINY_OVERRIDES = lambda p: [f"--config.data.data_dir={p['data']}", f"--config.data.dataset={DATASET}"]

@@ -22,6 +22,8 @@ from jaxpaint.models.dcgan import DCGANGenerator  # noqa: E402
 from jaxpaint.models.discriminators import DCGANDiscriminator  # noqa: E402
 from jaxpaint.ops import latent_search as ls  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a minute or more in all: scheduled first (conftest.py)
+
 SIZE, LATENT, RESTARTS = 16, 8, 3
 # A large Adam step so that clipping to [-1, 1] is active within a few iterations.
 SETTINGS = ls.make_settings("yeh", iterations=6, restarts=RESTARTS, learning_rate=0.5, prior_weight=0.2)

@@ -13,6 +13,8 @@ from jaxpaint.models.context_encoder import ChannelwiseDense, ContextEncoder
 from jaxpaint.models.discriminators import DCGANDiscriminator
 from jaxpaint.models.layers import CONV_INIT, batch_norm, num_stages, stage_widths
 
+pytestmark = pytest.mark.slow  # a minute or more in all: scheduled first (conftest.py)
+
 FORWARD_TOL = 1e-5
 GRAD_TOL = 1e-4
 

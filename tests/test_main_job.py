@@ -16,6 +16,8 @@ from jaxpaint.cli import main
 TINY = ["--size", "64", "--num-examples", "100", "--pose-config", "hourglass:tiny",
         "--inpaint-config", "context_encoder:tiny", "--unet-config", "unet:tiny"]
 
+pytestmark = pytest.mark.slow  # a minute or more in all: scheduled first (conftest.py)
+
 
 def _table(report_text: str) -> list[str]:
     return [line for line in report_text.splitlines() if line.startswith("|")]

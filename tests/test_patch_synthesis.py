@@ -14,6 +14,8 @@ from jaxpaint.methods import patch_synthesis as ps
 from jaxpaint.models import vgg
 from jaxpaint.ops.pixels import to_model
 
+pytestmark = pytest.mark.slow  # a minute or more in all: scheduled first (conftest.py)
+
 
 @pytest.fixture(scope="module")
 def vgg16():

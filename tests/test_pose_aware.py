@@ -19,6 +19,8 @@ from jaxpaint.inference import restore_run
 from tests.run_folder import write_run
 from tests.states import initial_state
 
+pytestmark = pytest.mark.slow  # a minute or more in all: scheduled first (conftest.py)
+
 
 @pytest.fixture(scope="module")
 def hourglass_run(tmp_path_factory):

@@ -15,6 +15,8 @@ from jaxpaint.methods import pose as pose_method
 from jaxpaint.pose_evaluator import PoseEvaluator
 import pose_toy_data  # tests/ is on sys.path under pytest (no package __init__)
 
+pytestmark = pytest.mark.slow  # a minute or more in all: scheduled first (conftest.py)
+
 TRAIN_STEPS = 30
 
 

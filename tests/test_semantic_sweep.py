@@ -16,6 +16,8 @@ from jaxpaint.metrics.image import block_scores
 from jaxpaint.inference import restore_run
 from jaxpaint.train.metrics_log import METRICS_FILE, read_metrics
 
+pytestmark = pytest.mark.slow  # a minute or more in all: scheduled first (conftest.py)
+
 CHEAP = ["--config.preview_every=0", "--config.num_steps=2", "--config.checkpoint_every=2", "--config.log_every=2"]
 
 

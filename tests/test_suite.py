@@ -33,6 +33,8 @@ SUITE = {
     "published": [{"method": "2nd-place U-Net (slides)", "dssim": 0.2048, "mse": 0.0158, "psnr": 21.51, "wnjd": 0.1495}],
 }
 
+pytestmark = pytest.mark.slow  # a minute or more in all: scheduled first (conftest.py)
+
 
 def run_args(workdir, *extra):
     return build_parser("run").parse_args(["run", "--suite", "tiny", "--workdir", str(workdir), *extra])

@@ -18,6 +18,8 @@ from jaxpaint.models.unet import DilatedUNet, GlobalDiscriminator
 from jaxpaint.ops import poisson
 from tests.states import initial_state
 
+pytestmark = pytest.mark.slow  # a minute or more in all: scheduled first (conftest.py)
+
 
 def tiny_config(**loss):
     config = load_config("experiments/configs/unet.py:tiny")
