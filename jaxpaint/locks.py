@@ -94,43 +94,15 @@ def _release(fd: int) -> None:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: str | os.PathLike, what: str, record: dict | None = None) -> Iterator[dict]:
-    """Holds the lock file `path` for the block, or raises FolderBusy naming `what` and the holder at once.
-    Yields the record written into the file (a fresh `holder_record()` unless given)."""
-    path = Path(path)
-    record = record or holder_record()
-    fd = _open_lock_file(path)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise FolderBusy(f"{what} is in use by {describe_holder(read_holder(path))}; nothing was changed. Wait "
-                         f"for it to finish or stop it (lock file {path})") from None
-    try:
-        _record_holder(fd, record)
-        yield record
-    finally:
-        _release(fd)
-
-
-def writer_lock(folder: str | os.PathLike, process_index: int = 0, record: dict | None = None):
-    """The run folder `folder` for this process alone (see the module's docstring)."""
-    return exclusive_lock(writer_lock_path(folder, process_index), f"run folder {folder}", record)
-
-
-@contextlib.contextmanager
-def wait_for_lock(path: str | os.PathLike, what: str) -> Iterator[dict]:
-    """Holds the lock file `path` for the block, waiting (one line printed, naming the holder) while another
-    process holds it."""
-    path = Path(path)
-    record = holder_record()
+def _holding(path: Path, record: dict, when_busy) -> Iterator[dict]:
+    """Holds the lock file `path` for the block with `record` written in it. When another process holds it,
+    `when_busy(fd)` either raises or takes the lock by waiting."""
     fd = _open_lock_file(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"{what}: waiting for {describe_holder(read_holder(path))}", file=sys.stderr, flush=True)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            when_busy(fd)
     except BaseException:
         os.close(fd)
         raise
@@ -139,3 +111,32 @@ def wait_for_lock(path: str | os.PathLike, what: str) -> Iterator[dict]:
         yield record
     finally:
         _release(fd)
+
+
+def exclusive_lock(path: str | os.PathLike, what: str, record: dict | None = None):
+    """Holds the lock file `path` for the block, or raises FolderBusy naming `what` and the holder at once.
+    Yields the record written into the file (a fresh `holder_record()` unless given)."""
+    path = Path(path)
+
+    def refuse(fd: int):
+        raise FolderBusy(f"{what} is in use by {describe_holder(read_holder(path))}; nothing was changed. Wait "
+                         f"for it to finish or stop it (lock file {path})") from None
+
+    return _holding(path, record or holder_record(), refuse)
+
+
+def writer_lock(folder: str | os.PathLike, process_index: int = 0, record: dict | None = None):
+    """The run folder `folder` for this process alone (see the module's docstring)."""
+    return exclusive_lock(writer_lock_path(folder, process_index), f"run folder {folder}", record)
+
+
+def wait_for_lock(path: str | os.PathLike, what: str):
+    """Holds the lock file `path` for the block, waiting (one line printed, naming the holder) while another
+    process holds it."""
+    path = Path(path)
+
+    def wait(fd: int):
+        print(f"{what}: waiting for {describe_holder(read_holder(path))}", file=sys.stderr, flush=True)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    return _holding(path, holder_record(), wait)
