@@ -30,7 +30,6 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jaxpaint",
         description="Semantic inpainting of images of people.",
-        epilog="commands: " + "; ".join(f"{k}: {v}" for k, v in COMMANDS.items()),
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")

@@ -1,8 +1,10 @@
 """Bad input through the command line: every command refuses it with one line that names the culprit, a
 non-zero exit, no traceback, and every file that existed before left exactly as it was.
 
-The fixtures (a 64 px synthetic dataset, a 4-step hourglass run and a 4-step Context Encoder run) are built
-once for the module; the cases run in-process through `jaxpaint.cli.main`, a few as real subprocesses.
+The fixtures (64, 96 and 128 px synthetic datasets, and the run folders of a hourglass and a Context Encoder
+with all-zero weights) are built once for the module; the cases run in-process through `jaxpaint.cli.main`,
+a few as real subprocesses.
+
 """
 
 from __future__ import annotations
@@ -52,19 +54,36 @@ def save_png(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
     return path
 
 
+def untrained_run(workdir: Path, spec: str, overrides: list[str]) -> Path:
+    """A run folder as `jaxpaint train --config SPEC OVERRIDES` leaves it, with all-zero weights: the cases
+    read its config and restore its checkpoint, and none needs trained weights."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxpaint.config import load_config
+    from jaxpaint.methods import get_method
+    from tests.run_folder import write_run
+    from tests.states import zero_state
+
+    config = load_config(spec, overrides)
+    size, count = int(config.data.image_size), int(config.batch_size)
+    batch = {"image": jnp.zeros((count, size, size, 3), jnp.float32), "hole": jnp.zeros((count, size, size), bool)}
+    state = zero_state(get_method(config.method).init_state, config, jax.random.PRNGKey(config.seed), batch)
+    return write_run(workdir, config, batch, state)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """Paths of the shared inputs: datasets at 64, 96 and 128 px, a pose run, a Context Encoder run, a track,
-    an image with its mask, and a competition folder with its maskdata.json. Over 20 s (about 60 s): built
-    once for the module's 75 cases."""
+    an image with its mask, and a competition folder with its maskdata.json. Built once for the module's
+    75 cases."""
     root = tmp_path_factory.mktemp("bad_input")
     p = {"root": root, "data": root / "data"}
     for size in (64, 96, 128):
         assert main(["data", "build", "--source", "synthetic", "--size", str(size), "--num-examples", "24",
                      "--data-dir", str(p["data"])]) == 0
     for name, config in (("pose", "hourglass:tiny"), ("ce", "context_encoder:tiny")):
-        p[name] = root / name
-        assert main(["train", "--config", config, "--workdir", str(p[name]), *TINY_OVERRIDES(p)]) == 0
+        p[name] = untrained_run(root / name, config, TINY_OVERRIDES(p))
     p["track"] = root / "track"
     assert main(["data", "export-track", "--source", "synthetic", "--size", "64", "--num-examples", "24",
                  "--data-dir", str(p["data"]), "--split", "test", "--limit", "3", "--out", str(p["track"])]) == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import ast
 import importlib
 import json
 import pkgutil
@@ -15,8 +17,19 @@ def available() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(jaxpaint.benchmarks.__path__))
 
 
+def summary(name: str) -> str:
+    """The first sentence of a benchmark's docstring, read from its source so that listing imports nothing."""
+    path = Path(jaxpaint.benchmarks.__path__[0]) / f"{name}.py"
+    doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("bench", help="run a benchmark: " + ", ".join(available()))
+    listing = "\n".join(f"  {name:18s}{summary(name)}" for name in available())
+    parser = subparsers.add_parser(
+        "bench", help="run a benchmark (jaxpaint bench --help lists them)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"benchmarks:\n{listing}\n\nA benchmark's own options: jaxpaint bench NAME -- --help")
     parser.add_argument("name", help="benchmark name")
     parser.add_argument("--out", help="write the figures to this JSON file")
     # Everything the dispatcher does not know goes to the benchmark's own parser.
@@ -29,8 +42,6 @@ def run(args) -> int:
     if args.out and Path(args.out).is_dir():
         raise JaxpaintError(f"--out {args.out} is a folder; give the JSON file to write")
     module = importlib.import_module(f"jaxpaint.benchmarks.{args.name}")
-    import argparse
-
     sub = argparse.ArgumentParser(prog=f"jaxpaint bench {args.name}")
     module.add_arguments(sub)
     figures = module.run(sub.parse_args([a for a in args.overrides if a != "--"]))
