@@ -23,6 +23,7 @@ COMMANDS = {
     "tune": "Algorithm 1: tune a method's parameters one at a time",
     "run": "the main job: dataset, training, evaluation and report",
     "bench": "benchmarks",
+    "models": "the released trained models: list, release, rebuild",
 }
 
 

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from jaxpaint.data.loader import resolve_dataset
+from jaxpaint import releases
 from jaxpaint.errors import JaxpaintError
 
 
@@ -17,7 +18,7 @@ def register(subparsers) -> None:
     p.add_argument("--data-dir", required=True, help="directory the dataset was built into")
     p.add_argument("--dataset", help="dataset config name (default: the run's, or the only one in --data-dir)")
     p.add_argument("--split", default="test")
-    p.add_argument("--pose-model", help="a trained pose-evaluator run, for WNJD and PCK")
+    p.add_argument("--pose-model", help="a released pose evaluator's name (jaxpaint models) or a trained pose-evaluator run, for WNJD and PCK")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--limit", type=int, help="score only the first N batches")
     p.add_argument("--out", help="output folder (default WORKDIR/eval_SPLIT)")
@@ -61,9 +62,9 @@ WORST_GRID = "worst_wnjd.png"  # the test images of highest WNJD, with the pose 
 
 
 def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_model=None,
-                    batch_size=64, limit=None, out=None, overrides=(), with_evaluation=False):
+                    batch_size=64, limit=None, out=None, overrides=(), with_evaluation=False, lpips=True):
     """Runs the evaluation and writes results.json, results.md and grid PNGs; returns the results
-    (and the Evaluation, with its sample images, when `with_evaluation`)."""
+    (and the Evaluation, with its sample images, when `with_evaluation`). `lpips=False` leaves LPIPS out."""
     from jaxpaint.data import loader
     from jaxpaint.evaluation import evaluate_batches
     from jaxpaint.metrics.lpips import load_lpips
@@ -82,7 +83,7 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
     num_batches = len(ds) if limit is None else min(limit, len(ds))
     evaluation, originals = evaluate_batches(
         inpainter, (ds[i] for i in range(num_batches)), pose_evaluator, total=num_batches, desc=f"evaluate {label}",
-        lpips=load_lpips(),
+        lpips=load_lpips() if lpips else None,
     )
     out_dir = Path(out or Path(workdir) / f"eval_{split}")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -149,8 +150,7 @@ def check_arguments(args) -> None:
         raise JaxpaintError(f"--workdir {workdir} is a file, not a folder")
     if not Path(args.data_dir).is_dir():
         raise JaxpaintError(f"--data-dir {args.data_dir} is not a folder; build a dataset with `jaxpaint data build`")
-    if args.pose_model is not None and not Path(args.pose_model).is_dir():
-        raise JaxpaintError(f"--pose-model {args.pose_model} is not the folder of a pose-evaluator run")
+    args.pose_model = releases.resolve(args.pose_model, "--pose-model")
     out = Path(args.out or workdir / f"eval_{args.split}")
     if out.exists() and not out.is_dir():
         raise JaxpaintError(f"--out {out} is a file; give a folder")

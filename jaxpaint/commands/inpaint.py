@@ -12,9 +12,11 @@ folder or split (`shard_indices`) and writes it into the same OUT; the union is 
 one-process output, byte for byte.
 
 Known pixels come back exactly as they went in. When the method was trained at a
-fixed size (the run's config.data.image_size), images of another size are resized
-to it for the network and the prediction is resized back; the composite is made
-at the image's own size.
+fixed size (the run's config.data.image_size), images of any other size or aspect
+are fitted to it by `--fit` (jaxpaint.any_size): by default each hole is inpainted in
+a window around it at the model's scale and pasted back.
+
+    jaxpaint inpaint --model unet-lspet-v1 --image photo.jpg --mask mask.png --out out/
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from typing import Iterator
 
 import numpy as np
 
+from jaxpaint.any_size import DEFAULT_FIT, FITS
 from jaxpaint.errors import JaxpaintError
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("inpaint", help="inpaint images with a trained method")
+    p.add_argument("--model", help="a released model's name (jaxpaint models lists them), instead of --workdir")
     p.add_argument("--workdir", help="the method's training run (needed for trained methods)")
     p.add_argument("--method", help="method name (default: the run's method)")
     p.add_argument("--out", required=True, help="output folder for the completed PNGs")
@@ -41,6 +45,10 @@ def register(subparsers) -> None:
     p.add_argument("--masks", help="maskdata.json for --input: {name: [[row, col, size], ...]}")
     p.add_argument("--image", help="one image file")
     p.add_argument("--mask", help="its mask PNG (nonzero = hole), same size as the image")
+    p.add_argument("--fit", choices=FITS, default=DEFAULT_FIT,
+                   help="how an image of another size than the model's is fitted to it: a window around each hole "
+                        "(default), the whole image at its own resolution (fully convolutional models), or "
+                        "the whole image resized")
     p.add_argument("--distributed", action="store_true",
                    help="join a jax.distributed job; each process inpaints its own share of the images")
     p.add_argument("--compare-content", metavar="PNG",
@@ -64,8 +72,6 @@ def read_mask_png(path: str | Path, shape: tuple[int, int]) -> np.ndarray:
     mask = load_rgb(path).max(axis=-1) > 0
     if mask.shape != tuple(shape):
         raise JaxpaintError(f"mask {path} is {mask.shape[1]}x{mask.shape[0]} but its image is {shape[1]}x{shape[0]}")
-    if not mask.any():
-        raise JaxpaintError(f"mask {path} has no hole (no nonzero pixel)")
     return mask
 
 
@@ -74,6 +80,8 @@ def single_image(image_path: str, mask_path: str) -> tuple[int, Iterator]:
 
     image = load_rgb(image_path)
     hole = read_mask_png(mask_path, image.shape[:2])
+    if not hole.any():
+        print(f"mask {mask_path} has no hole (no nonzero pixel): the image is written back unchanged")
     return 1, iter([(Path(image_path).stem + ".png", image, hole)])
 
 
@@ -156,34 +164,7 @@ def dataset_split(data_dir: str, dataset: str, split: str, limit: int | None, ke
     return len(wanted), items(), blocks_by_name
 
 
-# --- batching at the model's size ---------------------------------------------------------------
-
-
-def resize_hole(hole: np.ndarray, size: int) -> np.ndarray:
-    """Any output pixel touched by a hole pixel is a hole, so no hole colour leaks in as context."""
-    from PIL import Image
-
-    from jaxpaint.data.images import resize_pixels
-
-    return resize_pixels(hole.astype(np.float32), (size, size), Image.Resampling.BOX) > 0
-
-
-def inpaint_group(inpainter, images: list[np.ndarray], holes: list[np.ndarray], model_size: int | None) -> list[np.ndarray]:
-    """Inpaints images in one network batch; known pixels of the originals are kept exactly.
-
-    With a model size, each image of another size is resized to it and its
-    prediction resized back; without one, the images must share a size.
-    """
-    from jaxpaint.data.images import resize_pixels
-
-    if model_size is not None:
-        fits = [im.shape[:2] == (model_size, model_size) for im in images]
-        batch = np.stack([im if ok else resize_pixels(im, (model_size, model_size)) for im, ok in zip(images, fits)])
-        batch_holes = np.stack([h if ok else resize_hole(h, model_size) for h, ok in zip(holes, fits)])
-        predicted = [p if ok else resize_pixels(p, im.shape[:2]) for p, im, ok in zip(inpainter(batch, batch_holes), images, fits)]
-    else:
-        predicted = list(inpainter(np.stack(images), np.stack(holes)))
-    return [np.where(h[..., None], p, im).astype(np.uint8) for p, im, h in zip(predicted, images, holes)]
+# --- batching ----------------------------------------------------------------------------------
 
 
 def chunks(items: Iterator, batch_size: int) -> Iterator[list]:
@@ -197,24 +178,22 @@ def chunks(items: Iterator, batch_size: int) -> Iterator[list]:
         yield chunk
 
 
-def inpaint_all(inpainter, items: Iterator, total: int, out_dir: Path, batch_size: int, model_size: int | None) -> int:
-    """Runs the inpainter over the items in batches (grouped by size) and writes each PNG atomically."""
+def inpaint_all(inpainter, items: Iterator, total: int, out_dir: Path, batch_size: int, model_size: int | None,
+                fit: str = DEFAULT_FIT) -> int:
+    """Runs the inpainter over the items in batches and writes each PNG atomically; images of another size
+    than the model's are fitted to it by `fit` (jaxpaint.any_size)."""
     from tqdm import tqdm
 
+    from jaxpaint.any_size import inpaint_any_size
     from jaxpaint.data.images import save_png_atomic
 
     written = 0
     with tqdm(total=total, desc="inpaint", unit="img") as progress:
         for chunk in chunks(items, batch_size):
-            groups: dict[tuple, list] = {}
-            for item in chunk:
-                key = (model_size, model_size) if model_size else item[1].shape[:2]  # one network batch per key
-                groups.setdefault(key, []).append(item)
-            for group in groups.values():
-                names, images, holes = zip(*group)
-                for name, result in zip(names, inpaint_group(inpainter, list(images), list(holes), model_size)):
-                    save_png_atomic(out_dir / name, result)
-                    written += 1
+            names, images, holes = zip(*chunk)
+            for name, result in zip(names, inpaint_any_size(inpainter, list(images), list(holes), model_size, fit)):
+                save_png_atomic(out_dir / name, result)
+                written += 1
             progress.update(len(chunk))
     return written
 
@@ -341,6 +320,12 @@ def run(args) -> int:
     from jaxpaint.inference import load_inpainter
     from jaxpaint.methods import get_inpainting_method, is_trainable
 
+    if args.model:
+        from jaxpaint.releases import folder
+
+        if args.workdir:
+            raise JaxpaintError("give --model NAME or --workdir RUN, not both")
+        args.workdir = str(folder(args.model))
     check_arguments(args)
     if args.distributed and args.compare_content:
         raise JaxpaintError("--compare-content draws one grid from one process; run it without --distributed")
@@ -370,6 +355,8 @@ def run(args) -> int:
         config.batch_size = args.batch_size
     batch_size = args.batch_size or (int(config.batch_size) if config is not None and "batch_size" in config else 16)
     model_size = config.get("data", {}).get("image_size") if config is not None else None
+    if args.fit == "full" and model_size and not getattr(module, "FULLY_CONVOLUTIONAL", False):
+        raise JaxpaintError(f"--fit full: method {method!r} is not fully convolutional; use --fit window or resize")
 
     total, items, blocks_by_name = choose_input(args, config, batch_size, (process_index, process_count))
     if total == 0 and process_count == 1:
@@ -389,7 +376,7 @@ def run(args) -> int:
     if process_count == 1:
         # Built under a temporary name and moved in when complete: OUT is absent or whole.
         with staged_directory(out_dir) as staging:
-            written = inpaint_all(inpainter, items, total, staging, batch_size, model_size)
+            written = inpaint_all(inpainter, items, total, staging, batch_size, model_size, args.fit)
             write_blocks(staging, blocks_by_name)
         print(f"{written} images inpainted with {method} into {out_dir}")
     else:
@@ -397,7 +384,7 @@ def run(args) -> int:
         # written atomically under its own name, and the first process writes maskdata.json.
         barrier("jaxpaint inpaint: output folder checked", process_count)
         out_dir.mkdir(parents=True, exist_ok=True)
-        written = inpaint_all(inpainter, items, total, out_dir, batch_size, model_size)
+        written = inpaint_all(inpainter, items, total, out_dir, batch_size, model_size, args.fit)
         if process_index == 0:
             write_blocks(out_dir, blocks_by_name)
         barrier("jaxpaint inpaint: every shard written", process_count)

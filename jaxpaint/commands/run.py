@@ -36,8 +36,8 @@ def register(subparsers) -> None:
                                  "jaxpaint/commands/suite.py)")
     suite.add_argument("--suite", help="run a suite instead of the main job, e.g. table3")
     suite.add_argument("--dataset", help="the built dataset the suite reads from --data-dir (lspet preset)")
-    suite.add_argument("--pose-model", help="a trained pose-evaluator run for WNJD and PCK (default: the "
-                                            "suite trains its own)")
+    suite.add_argument("--pose-model", help="a released pose evaluator's name (jaxpaint models) or a trained "
+                                            "pose-evaluator run, for WNJD and PCK (default: the suite trains its own)")
     suite.add_argument("--entries", help="comma-separated names: run only these rows of the suite "
                                          "(e.g. diffusion,unet)")
     suite.add_argument("--max-test-images", type=int, help="score each method on at most the first N test images")

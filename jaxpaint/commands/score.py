@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxpaint import releases
 from jaxpaint.errors import JaxpaintError
 
 SCORES_JSON = "scores.json"
@@ -38,7 +39,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("score", help="score a submission folder against a track folder")
     p.add_argument("reference", help="track folder with Y/, maskdata.json (and joints.json for pose metrics)")
     p.add_argument("submission", help="folder with one inpainted PNG per file of REFERENCE/Y")
-    p.add_argument("--pose-model", help="a trained pose-evaluator run, for WNJD and PCK")
+    p.add_argument("--pose-model", help="a released pose evaluator's name (jaxpaint models) or a trained pose-evaluator run, for WNJD and PCK")
     p.add_argument("--out", default=".", help="folder for scores.json and scores.txt (default: the current folder)")
     p.add_argument("--ssim", choices=("windows", "gaussian"), default="windows", help="SSIM variant for DSSIM (default: the thesis's non-overlapping windows)")
     p.add_argument("--no-lpips", dest="lpips", action="store_false",
@@ -53,8 +54,7 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise JaxpaintError(f"--out {out} is a file; give a folder for {SCORES_JSON} and {SCORES_TXT}")
     check_output_path(out, "--out", {"REFERENCE": args.reference, "SUBMISSION": args.submission})
-    if args.pose_model is not None and not Path(args.pose_model).is_dir():
-        raise JaxpaintError(f"--pose-model {args.pose_model} is not the folder of a pose-evaluator run")
+    args.pose_model = releases.resolve(args.pose_model, "--pose-model")
     result = score(args.reference, args.submission, pose_model=args.pose_model, out_dir=args.out, ssim=args.ssim,
                    lpips=args.lpips)
     if result["status"] != "valid":

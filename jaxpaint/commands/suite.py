@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxpaint.config import import_file
+from jaxpaint import releases
 from jaxpaint.errors import JaxpaintError
 
 SUITE_DIR = Path(__file__).resolve().parents[2] / "experiments" / "suites"
@@ -214,6 +215,7 @@ def run_suite(args, suite: dict | None = None) -> int:
         raise JaxpaintError(f"--workdir {suite_dir} is a file, not a folder")
     if args.max_test_images is not None and args.max_test_images < 1:
         raise JaxpaintError(f"--max-test-images must be an integer >= 1, got {args.max_test_images}")
+    args.pose_model = releases.resolve(args.pose_model, "--pose-model")
     for flag, path in (("--pose-model", args.pose_model), *(("--tune-dir", d) for d in args.tune_dir or [])):
         if path is not None and not Path(path).is_dir():
             raise JaxpaintError(f"{flag} {path} is not a folder")

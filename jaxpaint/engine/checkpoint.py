@@ -3,6 +3,11 @@
 A run's workdir holds `config.json` (the full config, mean colour included),
 `batch_spec.json` (shapes and dtypes of one device batch, so that a state can be
 rebuilt for restoring without the dataset) and `checkpoints/<step>/`.
+
+A released model's folder holds the same two files and, instead of checkpoints,
+`weights.msgpack` (the step, parameters and model state of one checkpoint: what
+inference needs) with its digest in `weights.sha256` (`sha256sum -c` format). It is
+restored by the same `restore_state`, after the digest is checked.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from jaxpaint.engine.state import TrainState
 CONFIG_FILE = "config.json"
 BATCH_SPEC_FILE = "batch_spec.json"
 CHECKPOINT_DIR = "checkpoints"
+WEIGHTS_FILE = "weights.msgpack"
+DIGEST_FILE = "weights.sha256"
 
 
 def save_config(config: ml_collections.ConfigDict, workdir: Path) -> None:
@@ -130,12 +137,12 @@ def restore_state(workdir, init_state) -> tuple[ml_collections.ConfigDict, Train
     if not workdir.is_dir():
         raise JaxpaintError(f"{workdir}: no such workdir")
     config = load_config_json(workdir)
+    if is_weights_folder(workdir):
+        return config, restore_weights(workdir, abstract_state(workdir, config, init_state))
     ckpt_dir = workdir / CHECKPOINT_DIR
     if not ckpt_dir.is_dir():
         raise JaxpaintError(f"{ckpt_dir}: no checkpoints; train the run in {workdir} first")
-    batch = {k: jnp.zeros(v.shape, v.dtype) for k, v in load_batch_spec(workdir).items()}
-    key = jax.random.PRNGKey(config.seed)
-    abstract = jax.eval_shape(lambda k, b: init_state(config, k, b), key, batch)
+    abstract = abstract_state(workdir, config, init_state)
     sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.asarray(jax.local_devices()), ("data",)), jax.sharding.PartitionSpec())
     manager = make_manager(workdir, async_save=False)
     try:
@@ -145,6 +152,87 @@ def restore_state(workdir, init_state) -> tuple[ml_collections.ConfigDict, Train
     if state is None:
         raise JaxpaintError(f"{ckpt_dir}: no finished checkpoint; train the run in {workdir} first")
     return config, state
+
+
+def abstract_state(workdir: Path, config, init_state) -> TrainState:
+    """The run's state as shapes and dtypes, traced from `init_state` on a batch of the recorded shapes."""
+    batch = {k: jnp.zeros(v.shape, v.dtype) for k, v in load_batch_spec(workdir).items()}
+    return jax.eval_shape(lambda k, b: init_state(config, k, b), jax.random.PRNGKey(config.seed), batch)
+
+
+# --- weights of a released model -----------------------------------------------------------------
+
+
+def is_weights_folder(folder: Path) -> bool:
+    """A released model's folder (weights, or their digest), as opposed to a training run's."""
+    return (Path(folder) / WEIGHTS_FILE).exists() or (Path(folder) / DIGEST_FILE).exists()
+
+
+def weights_bytes(state: TrainState) -> bytes:
+    """What inference needs of a state (step, parameters, model state) as msgpack: the same state gives
+    the same bytes."""
+    from flax import serialization
+
+    tree = {"step": int(state.step), "params": jax.device_get(state.params),
+            "model_state": jax.device_get(state.model_state)}
+    return serialization.msgpack_serialize(serialization.to_state_dict(tree))
+
+
+def sha256_line(data: bytes) -> str:
+    import hashlib
+
+    return f"{hashlib.sha256(data).hexdigest()}  {WEIGHTS_FILE}\n"
+
+
+def save_weights(state: TrainState, folder: Path) -> str:
+    """Writes weights.msgpack and weights.sha256 into `folder`; returns the sha256."""
+    data = weights_bytes(state)
+    digest = sha256_line(data)
+    write_bytes_atomic(Path(folder) / WEIGHTS_FILE, data)
+    _write_atomic(Path(folder) / DIGEST_FILE, digest)
+    return digest.split()[0]
+
+
+def checked_weights(folder: Path) -> bytes:
+    """weights.msgpack's bytes once its sha256 equals weights.sha256's; any difference is an error that
+    names the file, so a truncated or altered file never loads."""
+    path, digest_path = Path(folder) / WEIGHTS_FILE, Path(folder) / DIGEST_FILE
+    for needed in (path, digest_path):
+        if not needed.is_file():
+            raise JaxpaintError(f"{needed}: missing; the released model in {folder} is incomplete (reinstall jaxpaint "
+                                "or rebuild the model with `jaxpaint models rebuild`)")
+    data = path.read_bytes()
+    expected = digest_path.read_text().split()[:1]
+    actual = sha256_line(data).split()[0]
+    if expected != [actual]:
+        raise JaxpaintError(f"{path}: sha256 {actual} ({len(data)} bytes) differs from {digest_path} "
+                            f"({expected[0] if expected else 'empty'}); the file is truncated or altered")
+    return data
+
+
+def restore_weights(folder: Path, abstract: TrainState) -> TrainState:
+    """A state for inference from a released model's checked weights: parameters and model state of
+    `abstract`'s shapes, no optimiser state."""
+    from flax import serialization
+
+    try:
+        tree = serialization.msgpack_restore(checked_weights(folder))
+    except (ValueError, TypeError) as err:  # a digest that matches a file that is no msgpack
+        raise JaxpaintError(f"{Path(folder) / WEIGHTS_FILE}: not a weights file ({err})") from None
+    shapes_of = lambda tree: jax.tree.map(lambda x: (tuple(x.shape), str(x.dtype)), tree)
+    restored = {}
+    for part in ("params", "model_state"):
+        expected = getattr(abstract, part)
+        try:
+            values = serialization.from_state_dict(expected, tree.get(part, {}))
+        except (ValueError, KeyError, TypeError):
+            values = None
+        if values is None or shapes_of(values) != shapes_of(expected):
+            raise JaxpaintError(f"{Path(folder) / WEIGHTS_FILE}: its {part} do not fit the model that "
+                                f"{Path(folder) / CONFIG_FILE} builds")
+        restored[part] = jax.tree.map(jnp.asarray, values)
+    return abstract.replace(step=jnp.asarray(tree["step"], jnp.int32), opt_state=None,
+                            key=jax.random.PRNGKey(0), **restored)
 
 
 def transplant(source: TrainState, target: TrainState) -> TrainState:

@@ -66,6 +66,7 @@ from jaxpaint.ops.holes import composite, fill_holes
 from jaxpaint.ops.pixels import to_model, to_uint8
 
 NAME = "unet"
+FULLY_CONVOLUTIONAL = True  # any side divisible by 4 (jaxpaint inpaint --fit full)
 # The harmonic input fill only has to be close (the generator refines it), not converged to the
 # diffusion baseline's relative residual of 1e-5.
 HARMONIC_ITERS, HARMONIC_TOL = 500, 1e-3
@@ -312,4 +313,4 @@ def make_inpainter(config, state: TrainState, frozen=None) -> Callable[[np.ndarr
         return to_uint8(predict(config, state, {"image": to_model(images_u8), "hole": holes}, frozen))
 
     return chunked_inpainter(lambda images, holes: predict_uint8(state, frozen, images, holes),
-                             chunk=int(config.batch_size), name=NAME, size=int(config.data.image_size))
+                             chunk=int(config.batch_size), name=NAME)  # fully convolutional: any side divisible by 4
