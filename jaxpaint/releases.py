@@ -174,7 +174,6 @@ def rebuild(name: str, manual_dir: str | None, workdir: Path) -> dict:
     says whether the weights are the shipped ones byte for byte."""
     from jaxpaint.data import builder
     from jaxpaint.engine.checkpoint import load_config_json
-    from jaxpaint.locks import writer_lock
     from jaxpaint.train.loop import train_and_evaluate
 
     shipped = folder(name)
@@ -185,9 +184,7 @@ def rebuild(name: str, manual_dir: str | None, workdir: Path) -> dict:
                   num_examples=data["num_examples"])
     with config.unlocked():
         config.data.data_dir = str(data_dir)
-    (workdir / "run").mkdir(parents=True, exist_ok=True)
-    with writer_lock(workdir / "run"):
-        train_and_evaluate(config, workdir / "run")
+    train_and_evaluate(config, workdir / "run")  # takes the run's writer lock; resumes an interrupted rebuild
     pose_model = card["scores"].get("pose_model")
     rebuilt = write_release(workdir / "run", workdir / name, name, str(data_dir), card["config"],
                             str(folder(pose_model)) if pose_model else None, card["rebuild"])

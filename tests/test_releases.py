@@ -157,3 +157,33 @@ def test_release_of_a_pose_run_scores_it_and_is_the_same_bytes_twice(tmp_path, t
     assert main(["models", "release", "--workdir", str(run), "--name", "tiny-pose", "--config", "hourglass:tiny",
                  "--data-dir", data_dir, "--out", str(tmp_path / "b")]) == 0
     assert (tmp_path / "a" / ckpt.WEIGHTS_FILE).read_bytes() == (tmp_path / "b" / ckpt.WEIGHTS_FILE).read_bytes()
+
+
+def test_rebuild_trains_the_card_again_and_gives_the_shipped_bytes(tmp_path, monkeypatch, capsys):
+    """`models rebuild` from a card alone: the dataset built, the config trained on the same seed, the release
+    written. Rebuilt twice in two folders, the second run's weights equal the first's (shipped) byte for byte.
+    Over 20 s (about 25 s): two tiny trainings and evaluations."""
+    monkeypatch.setattr(releases, "RELEASE_DIR", tmp_path / "released")
+    shipped = releases.RELEASE_DIR / "tiny-ce"
+    shipped.mkdir(parents=True)
+    config = load_config("context_encoder:tiny", ["--config.num_steps=2", "--config.eval_every=2",
+                                                  "--config.checkpoint_every=2", "--config.log_every=1"])
+    with config.unlocked():
+        config.data.dataset = "synthetic_64_seed0_n24"
+    ckpt.save_config(config, shipped)
+    card = {"name": "tiny-ce", "kind": "inpainter", "method": "context_encoder", "config": "context_encoder:tiny",
+            "steps": 2, "seed": 0, "data": {"dataset": "synthetic_64_seed0_n24", "source": "synthetic", "size": 64,
+                                            "seed": 0, "num_examples": 24},
+            "scores": {"split": "test", "images": 0}, "weights": {"file": ckpt.WEIGHTS_FILE, "sha256": "0" * 64},
+            "rebuild": "jaxpaint models rebuild tiny-ce --workdir W"}
+    (shipped / releases.CARD_FILE).write_text(json.dumps(card))
+    assert main(["models", "rebuild", "tiny-ce", "--workdir", str(tmp_path / "first")]) == 0
+    assert "differs from the shipped" in capsys.readouterr().out
+    first = tmp_path / "first" / "tiny-ce"
+    rebuilt_card = json.loads((first / releases.CARD_FILE).read_text())
+    assert rebuilt_card["steps"] == 2 and rebuilt_card["scores"]["images"] == 5 and 0 < rebuilt_card["scores"]["dssim"] < 1
+    for name in (ckpt.WEIGHTS_FILE, ckpt.DIGEST_FILE, ckpt.BATCH_SPEC_FILE, releases.CARD_FILE):
+        (shipped / name).write_bytes((first / name).read_bytes())
+    assert main(["models", "rebuild", "tiny-ce", "--workdir", str(tmp_path / "second")]) == 0
+    assert "equal to the shipped weights" in capsys.readouterr().out
+    assert (tmp_path / "second" / "tiny-ce" / ckpt.WEIGHTS_FILE).read_bytes() == (first / ckpt.WEIGHTS_FILE).read_bytes()
