@@ -120,6 +120,15 @@ def test_an_empty_mask_gives_the_image_back_and_says_so_once(release_dir, tmp_pa
     assert capsys.readouterr().out.count("has no hole") == 1
 
 
+def test_a_release_folder_is_never_written_by_train_or_evaluate(release_dir, tmp_path, capsys):
+    before = {p.name: p.read_bytes() for p in release_dir.iterdir()}
+    assert main(["train", "--config", "unet:tiny", "--workdir", str(release_dir)]) == 2
+    assert "released model's folder" in capsys.readouterr().err
+    assert main(["evaluate", "--method", "unet", "--workdir", str(release_dir), "--data-dir", str(tmp_path)]) == 2
+    assert "give --out" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in release_dir.iterdir()} == before
+
+
 def test_pose_model_names_resolve_and_unknown_names_are_refused(release_dir, tmp_path, capsys):
     assert releases.resolve("tiny-unet", "--pose-model") == str(release_dir)
     assert releases.resolve(str(tmp_path), "--pose-model") == str(tmp_path)

@@ -148,6 +148,10 @@ def check_arguments(args) -> None:
     workdir = Path(args.workdir)
     if workdir.exists() and not workdir.is_dir():
         raise JaxpaintError(f"--workdir {workdir} is a file, not a folder")
+    from jaxpaint.engine.checkpoint import is_weights_folder
+
+    if args.out is None and is_weights_folder(workdir):
+        raise JaxpaintError(f"--workdir {workdir} is a released model's folder; give --out for the results")
     if not Path(args.data_dir).is_dir():
         raise JaxpaintError(f"--data-dir {args.data_dir} is not a folder; build a dataset with `jaxpaint data build`")
     args.pose_model = releases.resolve(args.pose_model, "--pose-model")

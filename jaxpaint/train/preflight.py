@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxpaint.config import check_config, lookup
 from jaxpaint.errors import JaxpaintError
-from jaxpaint.engine.checkpoint import CHECKPOINT_DIR, CONFIG_FILE, load_config_json
+from jaxpaint.engine.checkpoint import CHECKPOINT_DIR, CONFIG_FILE, is_weights_folder, load_config_json
 
 # Fields that fix the shapes of a run's parameters: a resumed run must keep them.
 SHAPE_GROUPS = ("model",)
@@ -51,6 +51,8 @@ def check_workdir(config, workdir: Path) -> None:
     workdir = Path(workdir)
     if workdir.exists() and not workdir.is_dir():
         raise JaxpaintError(f"workdir {workdir} is a file; give a folder for the run")
+    if is_weights_folder(workdir):
+        raise JaxpaintError(f"workdir {workdir} is a released model's folder, not a training run; give a new --workdir")
     if not (workdir / CONFIG_FILE).is_file():
         return
     saved = load_config_json(workdir)
