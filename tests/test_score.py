@@ -79,6 +79,20 @@ def test_empty_hole_submission_matches_direct_computation(track, tmp_path):
     assert float(lines["DSSIM"]) == pytest.approx(direct["dssim"].mean(), rel=1e-9)
 
 
+def test_scoring_in_slices_gives_the_same_scores(track, tmp_path, monkeypatch, capsys):
+    """Scored two images at a time (with a progress bar), each file's scores are those of one whole batch
+    (to float32 rounding: the batch shape changes how XLA vectorises the SSIM sums)."""
+    import jaxpaint.commands.score as score_module
+
+    whole = score(track, track / "X", out_dir=tmp_path / "whole", lpips=False)
+    monkeypatch.setattr(score_module, "SCORE_SLICE", 2)
+    sliced = score(track, track / "X", out_dir=tmp_path / "sliced", lpips=False)
+    assert sliced["per_file"].keys() == whole["per_file"].keys()
+    for name, scores in whole["per_file"].items():
+        assert sliced["per_file"][name] == pytest.approx(scores, rel=1e-5)
+    assert "score: 100%" in capsys.readouterr().err
+
+
 def test_broken_submission_lists_every_problem_and_scores_nothing(track, tmp_path):
     sub = copy_folder(track / "Y", tmp_path / "sub")
     (sub / "a.png").unlink()  # missing

@@ -121,21 +121,30 @@ def composite(pred: np.ndarray, truth: np.ndarray, block_lists) -> np.ndarray:
     return np.where(holes[..., None], pred, truth)
 
 
+SCORE_SLICE = 256  # images scored per step of the progress bar
+
+
 def score_records(records, submitted: dict[str, np.ndarray], evaluator=None, ssim: str = "windows",
                   lpips=None) -> dict[str, dict[str, float]]:
     """Per-file scores of a checked submission: {name: {metric: value}}.
 
-    Images of one size are scored together (one batch per size). `lpips`
+    Images of one size are scored together, SCORE_SLICE at a time with a progress bar. `lpips`
     (jaxpaint.metrics.lpips.Lpips) adds LPIPS of the composite.
     """
     from jaxpaint.evaluation import pose_scores
     from jaxpaint.metrics.image import block_scores
 
+    from tqdm import tqdm
+
     per_file: dict[str, dict[str, float]] = {r.filename: {} for r in records}
     by_shape: dict[tuple, list] = {}
     for record in records:
         by_shape.setdefault(record.y.shape, []).append(record)
-    for shape, group in by_shape.items():
+    # Slices of one size, so that a long scoring (LPIPS costs minutes on 2,000 crops) shows its progress.
+    slices = [(shape, group[start:start + SCORE_SLICE]) for shape, group in by_shape.items()
+              for start in range(0, len(group), SCORE_SLICE)]
+    progress = tqdm(total=len(records), desc="score", unit="img", disable=len(slices) < 2)
+    for shape, group in slices:
         names = [r.filename for r in group]
         truth = np.stack([r.y for r in group])
         pred = np.stack([submitted[n] for n in names])
@@ -154,6 +163,8 @@ def score_records(records, submitted: dict[str, np.ndarray], evaluator=None, ssi
         for key, values in columns.items():
             for name, value in zip(names, np.asarray(values, np.float64)):
                 per_file[name][key] = float(value)
+        progress.update(len(group))
+    progress.close()
     return per_file
 
 
