@@ -4,7 +4,7 @@
 
 The picture is a scene of jaxpaint's own synthetic-human source (seed 11, scene 1), cut to
 180 x 240 px so that it is not the square crop a model trains on; the project may
-redistribute it. The mask has two holes, on the chest and on the raised knee. The figure
+redistribute it. The mask has two holes, on the chest and on a knee. The figure
 is masked input | `jaxpaint inpaint --model unet-lspet-v1` | original, at twice the size.
 """
 
@@ -24,7 +24,7 @@ from jaxpaint.report.grids import draw_example, save_grid
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "example"
 MODEL = "unet-lspet-v1"
-HOLES = ((70, 60, 36), (150, 20, 28))  # (row, col, side) in the 180 x 240 picture
+HOLES = ((74, 62, 34), (128, 74, 22))  # (row, col, side) in the 180 x 240 picture: the chest and a knee
 
 
 def picture_and_mask() -> tuple[np.ndarray, np.ndarray]:
