@@ -87,9 +87,8 @@ def test_zero_pose_weight_is_the_plain_unet_step(hourglass_run):
     jax.tree.map(np.testing.assert_array_equal, comparable(got), comparable(expected))
     # The term itself is 0 when the composite is the real image (up to the last bits: the two halves of one
     # concatenated batch may take different vectorised paths through a convolution on some CPUs).
-    pose_loss = jax.jit(lambda shown, real, h: method.pose_loss(zero_weight, shown, real, h))
-    same = pose_loss(batch["image"], batch["image"], hourglass["hourglass"])
-    other = pose_loss(-batch["image"], batch["image"], hourglass["hourglass"])
+    same = method.pose_loss(zero_weight, batch["image"], batch["image"], hourglass["hourglass"])
+    other = method.pose_loss(zero_weight, -batch["image"], batch["image"], hourglass["hourglass"])
     assert float(other) > 0.0 and float(same) <= 1e-9 * float(other)
 
 
@@ -100,8 +99,8 @@ def test_pose_gradient_reaches_only_the_holes_and_the_hourglass_stays_frozen(hou
     assert set(frozen) == {"hourglass"}
     batch = tiny_batch(seed=1)
     fake = jnp.asarray(np.random.default_rng(2).uniform(-1, 1, (4, 64, 64, 4)), jnp.float32)
-    grad = jax.jit(jax.grad(lambda f: method.pose_loss(config, method.show(config, f, batch), batch["image"],
-                                                       frozen["hourglass"])))(fake)
+    grad = jax.grad(lambda f: method.pose_loss(config, method.show(config, f, batch), batch["image"],
+                                               frozen["hourglass"]))(fake)
     grad = np.asarray(grad)
     hole = np.asarray(batch["hole"])
     assert np.all(grad[~hole] == 0.0) and np.all(grad[..., 3] == 0.0)  # known pixels and the mask channel
@@ -133,16 +132,15 @@ def test_conditioning_adds_joint_channels_and_runs_through_the_cli(hourglass_run
     config = config_of(hourglass_run, pose_weight=1.0, condition=True)
     batch = tiny_batch(seed=3)
     frozen = method.load_frozen(config)
-    conditioned = jax.jit(lambda b, f: method.with_pose_input(config, b, f))(batch, frozen)
-    inputs = jax.jit(lambda b: method.generator_input(config, b))(conditioned)
+    conditioned = method.with_pose_input(config, batch, frozen)
+    inputs = method.generator_input(config, conditioned)
     assert inputs.shape == (4, 64, 64, 4 + NUM_TYPES)
     np.testing.assert_array_equal(np.asarray(inputs[..., 4:]), np.asarray(conditioned["pose_heatmaps"]))
-    plain_config = config_of(hourglass_run)
-    plain_inputs = jax.jit(lambda b: method.generator_input(plain_config, b))(batch)
+    plain_inputs = method.generator_input(config_of(hourglass_run), batch)
     np.testing.assert_array_equal(np.asarray(inputs[..., :4]), np.asarray(plain_inputs))
     # The heatmaps are the hourglass's on the filled input, brought to the image size.
-    heat = jax.jit(lambda b, h: method.pose_heatmaps(config, method.filled_image(config, b["image"], b["hole"]), h))(
-        batch, frozen["hourglass"])
+    heat = method.pose_heatmaps(config, method.filled_image(config, batch["image"], batch["hole"]),
+                                frozen["hourglass"])
     assert heat.shape == (4, 16, 16, NUM_TYPES)
     np.testing.assert_allclose(np.asarray(conditioned["pose_heatmaps"]),
                                np.asarray(jax.image.resize(heat, (4, 64, 64, NUM_TYPES), "linear")), atol=1e-6)
@@ -197,9 +195,8 @@ def test_warm_start_gives_the_plain_generator_heatmap_channels_that_start_at_zer
     discriminator = lambda state: jax.tree.leaves(state.params["discriminator"])
     jax.tree.map(np.testing.assert_array_equal, discriminator(moved), discriminator(source))
     frozen = method.load_frozen(conditioned)
-    predict = lambda config: jax.jit(lambda s, b, f: method.predict(config, s, b, f))
-    np.testing.assert_allclose(np.asarray(predict(conditioned)(moved, batch, frozen)),
-                               np.asarray(predict(plain)(source, batch, {})), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(method.predict(conditioned, moved, batch, frozen)),
+                               np.asarray(method.predict(plain, source, batch, {})), atol=1e-5)
     # The other way round would drop channels: refused, naming the leaf.
     with pytest.raises(JaxpaintError, match="warm start: .*conv1"):
         ckpt.transplant(moved, source)
