@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -58,6 +59,26 @@ def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None, 
     return load_inpainter(method, config=apply_overrides(config, overrides)), dataset
 
 
+# The pose evaluator is loaded once per process (as LPIPS is, by load_lpips): a job that evaluates
+# several methods (the main job, a suite) compiles the pose network once, not once per method.
+@functools.lru_cache(maxsize=4)
+def loaded_pose_evaluator(folder: str, version: tuple):
+    """The pose evaluator of `folder` at `version` (folder_version: a retrained run is loaded anew)."""
+    from jaxpaint.pose_evaluator import PoseEvaluator
+
+    return PoseEvaluator.load(folder)
+
+
+def folder_version(folder) -> tuple:
+    """What changes when a run folder gets a new checkpoint or a release gets new weights."""
+    from jaxpaint.engine.checkpoint import CHECKPOINT_DIR, WEIGHTS_FILE
+
+    stamps = []
+    for path in (Path(folder) / CHECKPOINT_DIR, Path(folder) / WEIGHTS_FILE):
+        stamps.append(path.stat().st_mtime_ns if path.exists() else None)
+    return tuple(stamps)
+
+
 WORST_GRID = "worst_wnjd.png"  # the test images of highest WNJD, with the pose found on the output
 
 
@@ -73,11 +94,7 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
 
     inpainter, dataset = method_setup(method, workdir, data_dir, dataset, overrides)
     label = " ".join([method, *(o.removeprefix("--config.") for o in overrides)])
-    pose_evaluator = None
-    if pose_model:
-        from jaxpaint.pose_evaluator import PoseEvaluator
-
-        pose_evaluator = PoseEvaluator.load(pose_model)
+    pose_evaluator = loaded_pose_evaluator(str(Path(pose_model).resolve()), folder_version(pose_model)) if pose_model else None
     source = loader.open_split(data_dir, dataset, split)
     ds = loader.batch_dataset(source, batch_size, seed=0, shuffle=False, drop_remainder=False)
     num_batches = len(ds) if limit is None else min(limit, len(ds))
