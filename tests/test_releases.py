@@ -194,3 +194,25 @@ def test_rebuild_trains_the_card_again_and_gives_the_shipped_bytes(tmp_path, mon
     assert main(["models", "rebuild", "tiny-ce", "--workdir", str(tmp_path / "second")]) == 0
     assert "equal to the shipped weights" in capsys.readouterr().out
     assert (tmp_path / "second" / "tiny-ce" / ckpt.WEIGHTS_FILE).read_bytes() == (first / ckpt.WEIGHTS_FILE).read_bytes()
+
+
+def test_the_cached_pose_evaluator_is_reloaded_when_its_folder_changes(tmp_path):
+    """evaluate keeps one pose evaluator per (folder, version): a new checkpoint or new weights change the
+    version, so a retrained evaluator is never scored with the old one."""
+    import os
+
+    from jaxpaint.commands.evaluate import folder_version
+
+    run = tmp_path / "run"
+    (run / ckpt.CHECKPOINT_DIR / "4").mkdir(parents=True)
+    first = folder_version(run)
+    os.utime(run / ckpt.CHECKPOINT_DIR, ns=(1, 1))
+    (run / ckpt.CHECKPOINT_DIR / "8").mkdir()
+    assert folder_version(run) != first
+    release = tmp_path / "release"
+    release.mkdir()
+    (release / ckpt.WEIGHTS_FILE).write_bytes(b"a")
+    os.utime(release / ckpt.WEIGHTS_FILE, ns=(1, 1))
+    before = folder_version(release)
+    (release / ckpt.WEIGHTS_FILE).write_bytes(b"b")
+    assert folder_version(release) != before
