@@ -169,7 +169,7 @@ def test_release_of_a_pose_run_scores_it(tmp_path, tiny_dataset):
 def test_rebuild_trains_the_card_again_and_gives_the_shipped_bytes(tmp_path, monkeypatch, capsys):
     """`models rebuild` from a card alone: the dataset built, the config trained on the same seed, the release
     written. Rebuilt twice in two folders, the second run's weights equal the first's (shipped) byte for byte.
-    Over 20 s (about 25 s): two tiny trainings and evaluations."""
+    Over 20 s (about 30 s): two tiny trainings and evaluations."""
     monkeypatch.setattr(releases, "RELEASE_DIR", tmp_path / "released")
     shipped = releases.RELEASE_DIR / "tiny-ce"
     shipped.mkdir(parents=True)
