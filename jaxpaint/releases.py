@@ -29,7 +29,7 @@ LICENCES = {
 
 
 def names() -> list[str]:
-    return sorted(p.name for p in RELEASE_DIR.glob(f"*/{CARD_FILE}") for p in [p.parent])
+    return sorted(card.parent.name for card in RELEASE_DIR.glob(f"*/{CARD_FILE}"))
 
 
 def folder(name: str) -> Path:
