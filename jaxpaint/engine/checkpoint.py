@@ -12,6 +12,7 @@ restored by the same `restore_state`, after the digest is checked.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -72,15 +73,18 @@ def make_manager(workdir: Path, *, max_to_keep: int = 3, async_save: bool = True
     return ocp.CheckpointManager((Path(workdir) / CHECKPOINT_DIR).absolute(), options=options)
 
 
-@jax.jit
-def _all_finite(leaves: list[jax.Array]) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
-
-
 def is_finite(state: TrainState) -> bool:
-    """True when no float leaf of the state holds a NaN or Inf."""
-    leaves = [x for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.inexact)]
-    return bool(_all_finite(leaves)) if leaves else True
+    """True when no float leaf of the state holds a NaN or Inf.
+
+    Checked on the host, shard by shard: saving copies the state there anyway, and a jitted check would
+    compile once per state structure (about a second for each small run)."""
+    for leaf in jax.tree.leaves(state):
+        if not jnp.issubdtype(leaf.dtype, jnp.inexact):
+            continue  # counts, random keys
+        shards = [s.data for s in leaf.addressable_shards] if isinstance(leaf, jax.Array) else [leaf]
+        if not all(np.isfinite(np.asarray(shard)).all() for shard in shards):
+            return False
+    return True
 
 
 def save_state(manager: ocp.CheckpointManager, state: TrainState) -> int:
@@ -156,7 +160,17 @@ def restore_state(workdir, init_state) -> tuple[ml_collections.ConfigDict, Train
 
 def abstract_state(workdir: Path, config, init_state) -> TrainState:
     """The run's state as shapes and dtypes, traced from `init_state` on a batch of the recorded shapes."""
-    batch = {k: jnp.zeros(v.shape, v.dtype) for k, v in load_batch_spec(workdir).items()}
+    spec = tuple(sorted((k, v.shape, str(v.dtype)) for k, v in load_batch_spec(workdir).items()))
+    return _traced_abstract_state(init_state, config.to_json_best_effort(sort_keys=True), spec)
+
+
+@functools.lru_cache(maxsize=64)
+def _traced_abstract_state(init_state, config_json: str, spec: tuple) -> TrainState:
+    # Tracing a network's init takes about a second; a process that restores the same kind of run again
+    # (an evaluation of several methods, the frozen networks of a pose-aware run) traces it once. The
+    # result holds only shapes and dtypes, so sharing it is safe.
+    config = ml_collections.ConfigDict(json.loads(config_json))
+    batch = {k: jnp.zeros(shape, dtype) for k, shape, dtype in spec}
     return jax.eval_shape(lambda k, b: init_state(config, k, b), jax.random.PRNGKey(config.seed), batch)
 
 
