@@ -1,46 +1,102 @@
-"""The throughput benchmark's PyTorch reference and layer table describe the JAX models' shapes."""
+"""The throughput benchmark's per-layer table describes the models' own layers, and its steps are the trainer's."""
 
 from __future__ import annotations
 
+import argparse
+import importlib
+
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxpaint.benchmarks import torch_twins as tw
 from jaxpaint.benchmarks import train_throughput as tt
-from jaxpaint.config import load_config
-from jaxpaint.methods import context_encoder as ce
 
 
-@pytest.fixture(scope="module")
-def config_and_params():
-    config = load_config("context_encoder:tiny")
-    image = jax.ShapeDtypeStruct((2, 64, 64, 3), jnp.float32)
-    g = jax.eval_shape(lambda x: ce.generator(config).init(jax.random.key(0), x, train=False), image)["params"]
-    d = jax.eval_shape(lambda x: ce.discriminator(config).init(jax.random.key(0), x, train=False), image)["params"]
-    return config, g, d
+def args_for(method: str, variant: str, **extra) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    tt.add_arguments(parser)
+    args = parser.parse_args(["--method", method, "--variant", variant])
+    return argparse.Namespace(**{**vars(args), **extra})
 
 
-def conv_kernel_shapes(params) -> list[tuple]:
-    return sorted(leaf.shape for path, leaf in jax.tree_util.tree_leaves_with_path(params)
-                  if path[-1].key == "kernel" and len(leaf.shape) == 4)
+def abstract_setup(method_name: str, variant: str = "tiny"):
+    """(method, module, config, batch, state): the state as shapes only (nothing compiled)."""
+    method, config = tt.load_method_config(args_for(method_name, variant, batch_size=2))
+    module = importlib.import_module(f"jaxpaint.methods.{method.module}")
+    batch = getattr(tw, method.batch)(2, int(config.data.image_size), 0)
+    state = jax.eval_shape(lambda b: module.init_state(config, jax.random.key(0), b), batch)
+    return method, module, config, batch, state
 
 
-def test_layer_specs_are_the_models_convolutions(config_and_params):
-    config, g, d = config_and_params
-    specs = tt.layer_specs(config)
-    spec_shapes = sorted((4, 4, s["cin"], s["cout"]) if s["kind"] != "bottleneck" or s.get("transposed")
-                         else (s["size"], s["size"], s["cin"], s["cout"]) for s in specs)
-    assert spec_shapes == sorted(conv_kernel_shapes(g) + conv_kernel_shapes(d))
+def kernel_shapes(params) -> list[tuple]:
+    return sorted(tuple(leaf.shape) for path, leaf in jax.tree_util.tree_leaves_with_path(params)
+                  if path[-1].key == "kernel")
 
 
-def test_torch_reference_has_the_jax_models_parameters(config_and_params):
+def call_kernel_shapes(calls) -> list[tuple]:
+    """The kernel each recorded conv or dense call creates, from its module's settings and input shape."""
+    shapes = []
+    for call in calls:
+        module, cin = call["module"], call["shape"][-1]
+        if call["kind"] == "dense":
+            shapes.append((cin, module.features))
+        elif call["kind"] == "channelwise_dense":
+            shapes.append((cin, call["shape"][1] * call["shape"][2], call["shape"][1] * call["shape"][2]))
+        elif call["kind"] in ("conv", "conv_transpose"):
+            shapes.append((*module.kernel_size, cin, module.features))
+    return sorted(shapes)
+
+
+@pytest.mark.parametrize("method_name", sorted(tt.METHODS))
+def test_layer_calls_are_every_layer_of_the_trained_networks(method_name):
+    """Every kernel of the networks the step trains is one recorded call (the U-Net's dilated convs included),
+    and every batch norm's statistics are one recorded batch-norm call."""
+    method, module, config, batch, state = abstract_setup(method_name)
+    calls = tt.network_calls(method, module, config, state, batch)
+    expected = sorted(shape for part in state.params for shape in kernel_shapes(state.params[part]))
+    assert call_kernel_shapes(calls) == expected
+    norms = sum(1 for c in calls if c["kind"] == "batch_norm")
+    assert norms == sum(len(jax.tree.leaves(state.model_state[p])) // 2 for p in state.model_state)
+    if method_name == "unet":
+        dilations = sorted({c["module"].kernel_dilation for c in calls if c["kind"] == "conv"} - {None, 1})
+        assert dilations == [2, 4, 8, 16]
+
+
+@pytest.mark.parametrize("method_name, variant, expected", [
+    ("unet", "lspet", "g_only"), ("unet", "paper", "gan"), ("context_encoder", "paper", "gan"),
+    ("dcgan", "lspet", "gan"), ("hourglass", "lspet", None)])
+def test_the_timed_phase_is_the_one_training_ends_in(method_name, variant, expected):
+    method, config = tt.load_method_config(args_for(method_name, variant))
+    module = importlib.import_module(f"jaxpaint.methods.{method.module}")
+    assert tt.step_phase(module, config, None) == expected
+    if expected:
+        assert tt.step_phase(module, config, "g_only") == "g_only"
+
+
+def test_torch_layers_have_the_jax_layers_output_shapes_and_parameters():
+    """Each recorded U-Net and Context Encoder layer rebuilt in PyTorch gives the JAX layer's output shape
+    (NCHW for NHWC) and parameter count."""
     torch = pytest.importorskip("torch", reason="PyTorch (the optional `bench` extra) is not installed")
-    config, g, d = config_and_params
-    torch_g, torch_d = tt.torch_models(torch, config)
-    for jax_params, module in ((g, torch_g), (d, torch_d)):
-        count = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(jax_params))
-        assert sum(p.numel() for p in module.parameters()) == count
-    image = torch.zeros(2, 3, 64, 64)
-    assert tuple(torch_g(image).shape) == (2, 3, 64, 64)
-    assert tuple(torch_d(image).shape) == (2,)
+    for method_name in ("unet", "context_encoder", "hourglass"):
+        method, module, config, batch, state = abstract_setup(method_name)
+        for call in tt.network_calls(method, module, config, state, batch):
+            layer, shape = call["module"], call["shape"]
+            variables = jax.eval_shape(layer.init, jax.random.key(0), jax.ShapeDtypeStruct(shape, np.float32))
+            out = jax.eval_shape(lambda v, x: layer.apply(v, x, mutable=["batch_stats"])[0]
+                                 if "batch_stats" in v else layer.apply(v, x), variables,
+                                 jax.ShapeDtypeStruct(shape, np.float32))
+            twin, torch_shape = tt.torch_layer(torch, call["kind"], layer, shape)
+            y = twin(torch.zeros(torch_shape))
+            expected = (out.shape[0], out.shape[-1], *out.shape[1:-1]) if len(out.shape) == 4 else out.shape
+            assert tuple(y.shape) == tuple(expected), call["name"]
+            assert sum(p.numel() for p in twin.parameters()) == sum(
+                int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(variables["params"])), call["name"]
+
+
+def test_a_twin_with_other_parameters_is_refused():
+    torch = pytest.importorskip("torch", reason="PyTorch (the optional `bench` extra) is not installed")
+    method, _, config, _, state = abstract_setup("unet")
+    params = {**state.params, "generator": {**state.params["generator"], "extra": np.zeros(3, np.float32)}}
+    with pytest.raises(RuntimeError, match="generator has .* parameters, the JAX model's"):
+        tt.checked_twin(torch, method, config, "gan", params)
