@@ -18,7 +18,7 @@ def parsed(*argv):
 
 def test_steps_are_scaled_to_the_full_search_and_the_loop_set_up_is_counted_once(monkeypatch):
     monkeypatch.setattr(bench, "networks", lambda size, args: (None, None, None, None))
-    monkeypatch.setattr(bench, "synthetic_batch", lambda b, size, seed: {"image": np.zeros((b, 1))})
+    monkeypatch.setattr(bench, "inpainting_batch", lambda b, size, seed: {"image": np.zeros((b, 1))})
     monkeypatch.setattr(bench, "flops_per_image_iteration", lambda *args: 1e9)
     # Kernel: seconds of the 10 iterations run, for the batch; loop: (set-up, steps) for its 2 images.
     monkeypatch.setattr(bench, "kernel_rate", lambda g, d, gv, dv, settings, batch, seed: 0.02 * len(batch["image"]))

@@ -36,7 +36,8 @@ import time
 import numpy as np
 
 from jaxpaint.benchmarks import format_machine, machine_info
-from jaxpaint.benchmarks.train_throughput import matmul_ceiling, step_flops, synthetic_batch, time_calls
+from jaxpaint.benchmarks.torch_twins import inpainting_batch
+from jaxpaint.benchmarks.train_throughput import matmul_ceiling, step_flops, time_calls
 
 
 def add_arguments(parser) -> None:
@@ -150,15 +151,15 @@ def run(args) -> dict:
     for size in args.sizes:
         key = f"{size}px"
         g, d, g_vars, d_vars = networks(size, args)
-        per_image = flops_per_image_iteration(g, d, g_vars, d_vars, settings, synthetic_batch(2, size, args.seed))
+        per_image = flops_per_image_iteration(g, d, g_vars, d_vars, settings, inpainting_batch(2, size, args.seed))
         rates, achieved = {}, {}
         for batch_size in args.batches:
-            seconds = kernel_rate(g, d, g_vars, d_vars, settings, synthetic_batch(batch_size, size, args.seed), args.seed)
+            seconds = kernel_rate(g, d, g_vars, d_vars, settings, inpainting_batch(batch_size, size, args.seed), args.seed)
             rates[str(batch_size)] = batch_size / (seconds * scale)
             achieved[str(batch_size)] = per_image * batch_size * run_iterations / seconds
             log(f"  {key} batch {batch_size}: {rates[str(batch_size)]:.4f} images/s "
                 f"({seconds:.2f} s for {run_iterations} iterations, {achieved[str(batch_size)] / 1e9:.1f} GFLOP/s)")
-        setup, steps = loop_seconds(g, d, g_vars, d_vars, settings, synthetic_batch(args.loop_images, size, args.seed),
+        setup, steps = loop_seconds(g, d, g_vars, d_vars, settings, inpainting_batch(args.loop_images, size, args.seed),
                                     args.seed)
         loop_per_s[key] = args.loop_images / (setup + steps * scale)
         log(f"  {key} per-image loop: {loop_per_s[key]:.4f} images/s ({steps:.2f} s of steps and {setup:.2f} s of "

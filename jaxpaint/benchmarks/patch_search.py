@@ -96,12 +96,12 @@ def method_seconds(size: int, iterations: int, seed: int) -> float:
     """Seconds per image of patch synthesis at `size` px, after a warm-up call (compiles) on the same batch."""
     import ml_collections
 
-    from jaxpaint.benchmarks.train_throughput import synthetic_batch
+    from jaxpaint.benchmarks.torch_twins import inpainting_batch
     from jaxpaint.methods import baselines, patch_synthesis
     from jaxpaint.models import vgg
     from jaxpaint.ops.pixels import to_uint8
 
-    batch = synthetic_batch(1, size, seed)
+    batch = inpainting_batch(1, size, seed)
     images = np.asarray(to_uint8(batch["image"]))
     config = patch_synthesis.default_config()
     config.iterations = iterations
