@@ -103,33 +103,6 @@ def test_scores_match_an_independent_computation(main_job):
         assert 0 < means["mse"] < 1 and 0 <= means["pck"] <= 1 and 0 <= means["wnjd"] <= 1
 
 
-def test_same_seed_gives_the_same_dataset_and_trained_networks(main_job, tmp_path):
-    """The job's random sources again from nothing: the dataset built anew and the three networks trained
-    anew with the job's configs. Every split's examples and every trained parameter and statistic equal the
-    first run's, bit for bit. (Evaluation draws nothing at random; it is the job's costliest stage, so it
-    is not repeated: equal inputs and weights give the table the first run printed.) Over 20 s (about 25 s):
-    three trainings."""
-    from jaxpaint.commands.run import run_config
-    from jaxpaint.data import builder, loader
-    from jaxpaint.inference import restore_run
-    from jaxpaint.train.loop import train_and_evaluate
-
-    size, seed, num = 64, 0, 100
-    dataset = builder.config_name("synthetic", size, seed, num)
-    builder.build("synthetic", tmp_path / "data", size=size, seed=seed, num_examples=num)
-    for split in ("train", "validation", "test"):
-        first, second = loader.open_split(main_job / "data", dataset, split), loader.open_split(tmp_path / "data", dataset, split)
-        assert len(first) == len(second) > 0
-        for i in range(len(first)):
-            jax.tree.map(np.testing.assert_array_equal, second[i], first[i])
-    for name, spec in (("pose", "hourglass:tiny"), ("context_encoder", "context_encoder:tiny"), ("unet", "unet:tiny")):
-        train_and_evaluate(run_config(spec, tmp_path / "data", dataset, seed, size), tmp_path / name)
-        (_, first), (_, second) = restore_run(main_job / name), restore_run(tmp_path / name)
-        assert int(first.step) == int(second.step) > 0
-        for part in ("params", "model_state", "opt_state"):
-            jax.tree.map(np.testing.assert_array_equal, getattr(second, part), getattr(first, part))
-
-
 def test_evaluate_names_a_missing_run(main_job, tmp_path, capsys):
     missing = tmp_path / "no_such_run"
     code = main(["evaluate", "--method", "context_encoder", "--workdir", str(missing),
@@ -151,6 +124,7 @@ SUITE = {
         {"name": "holes", "method": "holes"},
         {"name": "context_encoder", "method": "context_encoder", "config": "context_encoder:tiny",
          "overrides": TINY_STEPS},
+        {"name": "unet", "method": "unet", "config": "unet:tiny", "overrides": TINY_STEPS},
         {"name": "patch_synthesis", "method": "patch_synthesis", "content": ["content_network", "context_encoder"],
          "overrides": ["--config.iterations=2", "--config.levels=1", "--config.progress=False"],
          "max_test_images": 2},
@@ -175,12 +149,12 @@ def suite_dir(tmp_path_factory):
 def test_table_has_every_entry_with_its_image_count_and_the_published_block(suite_dir):
     results = json.loads((suite_dir / "results.json").read_text())
     names = [row["method"] for row in results["rows"]]
-    assert names == ["original (unmasked)", "holes", "context_encoder", "patch_synthesis"]
+    assert names == ["original (unmasked)", "holes", "context_encoder", "unet", "patch_synthesis"]
     images = {row["method"]: row["images"] for row in results["rows"]}
-    assert images == {"original (unmasked)": 20, "holes": 20, "context_encoder": 20, "patch_synthesis": 2}
+    assert images == {"original (unmasked)": 20, "holes": 20, "context_encoder": 20, "unet": 20, "patch_synthesis": 2}
     for row in results["rows"][1:]:
         assert {"dssim", "mse", "psnr", "wnjd", "pck"} <= set(row)
-    assert results["status"] == {"pose": "trained", "context_encoder": "trained"}
+    assert results["status"] == {"pose": "trained", "context_encoder": "trained", "unet": "trained"}
     text = (suite_dir / "results.md").read_text()
     assert "Published figures: other data" in text and "0.2048" in text and "21.51" in text
     # The guess came from the trained Context Encoder (the first `content` entry present), not the default.
@@ -201,7 +175,8 @@ def test_report_embeds_every_figure_it_lists(suite_dir):
     assert not re.search(r'(href|src)="(?!data:)', page)  # nothing outside the file
     embedded = {base64.b64decode(src) for src in re.findall(r'src="data:image/png;base64,([^"]+)"', page)}
     listed = re.findall(r"\]\(([^)]+\.png)\)", (suite_dir / "results.md").read_text())
-    expected = {"figures/comparison.png", "figures/curves_context_encoder.png", "figures/validation_dssim.png",
+    expected = {"figures/comparison.png", "figures/curves_context_encoder.png", "figures/curves_unet.png",
+                "figures/validation_dssim.png",
                 "eval/holes/worst_wnjd.png", "eval/context_encoder/worst_wnjd.png", "eval/patch_synthesis/worst_wnjd.png"}
     assert expected <= set(listed)
     assert len(embedded) == len(listed)
@@ -216,8 +191,8 @@ def test_a_second_run_trains_and_scores_nothing(suite_dir, capsys):
     assert run_suite(run_args(suite_dir), SUITE) == 0
     out = capsys.readouterr().out
     again = json.loads((suite_dir / "results.json").read_text())
-    assert again["status"] == {"pose": "loaded", "context_encoder": "loaded"}
-    assert out.count("is current, loaded") == 3
+    assert again["status"] == {"pose": "loaded", "context_encoder": "loaded", "unet": "loaded"}
+    assert out.count("is current, loaded") == 4
     assert again["rows"] == first["rows"]
     assert {p: p.stat().st_mtime_ns for p in before} == before  # no run file was rewritten
 
@@ -273,3 +248,26 @@ def test_a_pose_aware_entry_reads_the_suite_pose_evaluator(tmp_path):
     assert config.pose.workdir == str((tmp_path / "pose").resolve()) and config.loss.pose_weight > 0
     given = {**entry, "overrides": ["--config.pose.workdir='/elsewhere'"]}  # an entry's own choice wins
     assert entry_config(given, tmp_path / "data", "lspet_128_seed0", 0, tmp_path / "pose").pose.workdir == "/elsewhere"
+
+
+def test_same_seed_gives_the_same_dataset_and_trained_networks(main_job, suite_dir):
+    """Every random source of the main job run again from nothing: the tiny suite builds the same dataset
+    (size, seed, count) in its own folder and trains the job's three networks with the job's configs and
+    seed (only how often it validates differs, which draws nothing). Every split's examples and every
+    trained parameter, optimiser moment and statistic equal the main job's, bit for bit. (Evaluation draws
+    nothing at random: equal inputs and weights give the table the first run printed.)"""
+    from jaxpaint.data import builder, loader
+    from jaxpaint.inference import restore_run
+
+    dataset = builder.config_name("synthetic", 64, 0, 100)
+    for split in ("train", "validation", "test"):
+        first, second = loader.open_split(main_job / "data", dataset, split), loader.open_split(suite_dir / "data", dataset, split)
+        assert len(first) == len(second) > 0
+        for i in range(len(first)):
+            jax.tree.map(np.testing.assert_array_equal, second[i], first[i])
+    for name, again in (("pose", suite_dir / "pose"), ("context_encoder", suite_dir / "runs" / "context_encoder"),
+                        ("unet", suite_dir / "runs" / "unet")):
+        (_, first), (_, second) = restore_run(main_job / name), restore_run(again)
+        assert int(first.step) == int(second.step) > 0
+        for part in ("params", "model_state", "opt_state"):
+            jax.tree.map(np.testing.assert_array_equal, getattr(second, part), getattr(first, part))
