@@ -14,7 +14,7 @@ from jaxpaint.config import load_config
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.methods import unet as method
 from jaxpaint.models import layers
-from jaxpaint.models.unet import DilatedUNet, GlobalDiscriminator
+from jaxpaint.models.unet import DilatedUNet, GlobalDiscriminator, HeadParams
 from jaxpaint.ops import poisson
 from tests.states import initial_state
 
@@ -71,6 +71,8 @@ def test_layer_layout_strides_and_dilation_rates():
 
     def record(next_fun, args, kwargs, context):
         m = context.module
+        if isinstance(m, HeadParams):  # the output heads' kernels, applied as one conv
+            calls.append(("conv", (3, 3), 1, 1, m.features))
         if isinstance(m, (nn.Conv, layers.Conv, layers.ConvTranspose)) and context.method_name == "__call__":
             kind = "up" if isinstance(m, layers.ConvTranspose) else "conv"
             calls.append((kind, tuple(m.kernel_size), m.strides, m.kernel_dilation or 1, m.features))
@@ -168,3 +170,23 @@ def test_residual_generator_starts_at_its_harmonic_input_fill():
         config.model.input_fill = "black"
     with pytest.raises(JaxpaintError, match="input_fill"):
         method.generator_input(config, batch)
+
+
+def test_the_merged_heads_are_two_flax_convs():
+    """The image and mask heads run as one 4-channel conv on their concatenated kernels: the same output as
+    flax's nn.Conv heads (3 and 1 channels) applied to the same params, for the tanh and residual heads."""
+    rng = np.random.default_rng(7)
+    x = jnp.asarray(rng.uniform(-1, 1, (2, 16, 16, 4)), jnp.float32)
+    for residual in (False, True):
+        net = DilatedUNet(width=4, residual=residual)
+        variables = jax.jit(lambda x: net.init(jax.random.key(0), x, train=False))(x)
+        params = jax.tree.map(lambda p: p + 0.1 * rng.standard_normal(p.shape).astype(np.float32), variables["params"])
+        variables = {**variables, "params": params}
+        out, features = jax.jit(lambda v, x: net.apply(v, x, train=False, capture_intermediates=True,
+                                                        mutable=["intermediates"]))(variables, x)
+        h = features["intermediates"]["conv10"]["__call__"][0]
+        image = nn.Conv(3, (3, 3), padding="SAME").apply({"params": params["image"]}, h)
+        mask = nn.Conv(1, (3, 3), padding="SAME").apply({"params": params["mask"]}, h)
+        image = jnp.clip(x[..., :3] + image, -1, 1) if residual else jnp.tanh(image)
+        np.testing.assert_allclose(out[..., :3], image, atol=1e-5)
+        np.testing.assert_allclose(out[..., 3], jax.nn.sigmoid(mask[..., 0]), atol=1e-5)

@@ -181,25 +181,33 @@ def layer_calls(net, variables, inputs, **kwargs) -> list[dict]:
 
     from jaxpaint.models import layers
     from jaxpaint.models.context_encoder import ChannelwiseDense
+    from jaxpaint.models.unet import HeadParams
 
     kinds = ((ChannelwiseDense, "channelwise_dense"), (nn.ConvTranspose, "conv_transpose"), (layers.ConvTranspose, "conv_transpose"), (nn.Conv, "conv"),
              (layers.Conv, "conv"), (nn.Dense, "dense"), (nn.BatchNorm, "batch_norm"))
-    calls = []
+    calls, heads = [], []
 
     def record(next_fun, call_args, call_kwargs, context):
         kind = next((k for t, k in kinds if isinstance(context.module, t)), None)
         if kind and context.method_name == "__call__":
             calls.append({"name": "/".join(context.module.scope.path), "kind": kind, "shape": call_args[0].shape,
                           "module": context.module.clone(parent=None, name=None)})
+        if isinstance(context.module, HeadParams):
+            heads.append((context.module.features, call_args[0]))
         return next_fun(*call_args, **call_kwargs)
 
     with nn.intercept_methods(record):
         jax.eval_shape(lambda v, x: net.apply(v, x, **kwargs), variables, inputs)
+    if heads:  # the U-Net's output heads run as one SAME 3×3 conv at the input's resolution
+        features, in_features = sum(f for f, _ in heads), heads[0][1]
+        calls.append({"name": "heads (image+mask)", "kind": "conv", "shape": (*inputs.shape[:3], in_features),
+                      "module": nn.Conv(features, (3, 3), padding="SAME")})
     return calls
 
 
-def network_calls(method: Method, module, config, state, batch) -> list[dict]:
-    """layer_calls of each network the step trains, in training mode, named by part."""
+def network_calls(method: Method, module, config, state, batch, phase: str | None = None) -> list[dict]:
+    """layer_calls of each network the step trains (no discriminator in the "g_only" phase), in training
+    mode, named by part."""
     import jax
 
     if method.module == "pose":
@@ -207,7 +215,9 @@ def network_calls(method: Method, module, config, state, batch) -> list[dict]:
     else:
         spec = module.SPEC
         inputs = spec.generator_input(config, batch, jax.random.key(0))
-        nets = [("generator", spec.generator(config), inputs), ("discriminator", spec.discriminator(config), batch["image"])]
+        nets = [("generator", spec.generator(config), inputs)]
+        if phase != "g_only":
+            nets.append(("discriminator", spec.discriminator(config), batch["image"]))
     calls = []
     for part, net, inputs in nets:
         if net is None or part not in state.params:
@@ -374,7 +384,7 @@ def run(args) -> dict:
     batch = jax.device_put(host)
     state = module.init_state(config, jax.random.key(args.seed), batch)
     jax_params = twins.jax_parameter_count(state.params)
-    calls = network_calls(method, module, config, state, batch) if args.per_layer else []
+    calls = network_calls(method, module, config, state, batch, phase) if args.per_layer else []
 
     step = jax_step(module, config, phase)
     compile_start = time.perf_counter()
