@@ -28,6 +28,8 @@ CASES = {
     "semantic": (semantic, tw.dcgan_twin, tw.dcgan_batch, {"image": np.float32}),
     "context_encoder": (context_encoder, tw.context_encoder_twin, tw.inpainting_batch,
                         {"image": np.float32, "hole": np.bool_}),
+    "content_network": (context_encoder, tw.context_encoder_twin, tw.inpainting_batch,
+                        {"image": np.float32, "hole": np.bool_}),
     "unet": (unet, lambda torch, config: tw.unet_twin(torch, config, "gan"), unet_batch,
              {"image": np.float32, "hole": np.bool_, "filled": np.float32}),
 }

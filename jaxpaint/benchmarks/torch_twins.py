@@ -400,9 +400,11 @@ def dcgan_networks(torch, config):
     return generator, discriminator
 
 
-def dcgan_twin(torch, config) -> Twin:
+def dcgan_twin(torch, config, phase: str = "gan") -> Twin:
     """jaxpaint.engine.gan's "gan" step for the DCGAN: z ~ U[-1, 1], G updated on the non-saturating loss of
     D(G(z)), D on real against the same G(z) (stopped), both from the same state, Adam for each."""
+    if phase != "gan":  # a DCGAN trains nothing without its discriminator
+        raise ValueError(f"the DCGAN twin has only the gan phase, not {phase!r}")
     generator, discriminator = dcgan_networks(torch, config)
     o = config.optim
     g_params = list(generator.parameters())
@@ -463,44 +465,55 @@ def context_encoder_networks(torch, config):
 
     size, n, m = int(config.data.image_size), int(config.model.feature_size), config.model
 
-    def downsample(widths):
+    elu = m.get("activation", "leaky_relu") == "elu"  # the content network's ELUs
+
+    def downsample(widths, act):
         layers, cin = [], 3
         for i, cout in enumerate(widths):
             layers.append(nn.Conv2d(cin, cout, 4, 2, 1, bias=i == 0))
             if i > 0:
                 layers.append(nn.BatchNorm2d(cout, eps=1e-5, momentum=0.1))
-            layers.append(nn.LeakyReLU(0.2))
+            layers.append(act())
             cin = cout
         return layers
 
+    encoder_act = nn.ELU if elu else (lambda: nn.LeakyReLU(0.2))
+    decoder_act = nn.ELU if elu else nn.ReLU
     g_widths = stage_widths(num_stages(size, n), m.width)
     decoder, cin = [], g_widths[-1]
     for cout in reversed(g_widths[:-1]):
-        decoder += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+        decoder += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), decoder_act()]
         cin = cout
+    if m.get("bottleneck_layer", "channelwise") == "fc":  # a plain dense layer to a 1×1 map
+        bottleneck = [nn.Flatten(), nn.Linear(g_widths[-1] * n * n, m.bottleneck, bias=False),
+                      nn.Unflatten(1, (m.bottleneck, 1, 1))]
+    else:
+        bottleneck = [channelwise_dense(torch, g_widths[-1], n * n), encoder_act(),
+                      nn.Conv2d(g_widths[-1], m.bottleneck, n, bias=False)]
     generator = nn.Sequential(
-        *downsample(g_widths),
-        channelwise_dense(torch, g_widths[-1], n * n), nn.LeakyReLU(0.2),
-        nn.Conv2d(g_widths[-1], m.bottleneck, n, bias=False), nn.BatchNorm2d(m.bottleneck), nn.LeakyReLU(0.2),
-        nn.ConvTranspose2d(m.bottleneck, g_widths[-1], n, bias=False), nn.BatchNorm2d(g_widths[-1]), nn.ReLU(),
+        *downsample(g_widths, encoder_act), *bottleneck, nn.BatchNorm2d(m.bottleneck), encoder_act(),
+        nn.ConvTranspose2d(m.bottleneck, g_widths[-1], n, bias=False), nn.BatchNorm2d(g_widths[-1]), decoder_act(),
         *decoder,
         nn.ConvTranspose2d(cin, 3, 4, 2, 1), nn.Tanh(),
     )
     d_widths = stage_widths(num_stages(size, n), m.disc_width)
-    discriminator = nn.Sequential(*downsample(d_widths), nn.Conv2d(d_widths[-1], 1, n), nn.Flatten(0))
+    discriminator = nn.Sequential(*downsample(d_widths, lambda: nn.LeakyReLU(0.2)), nn.Conv2d(d_widths[-1], 1, n),
+                                  nn.Flatten(0))
     for net in (generator, discriminator):
         for module in net.modules():
-            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                 nn.init.normal_(module.weight, 0.0, 0.02)
             elif isinstance(module, nn.BatchNorm2d):
                 nn.init.normal_(module.weight, 1.0, 0.02)
     return generator, discriminator
 
 
-def context_encoder_twin(torch, config) -> Twin:
-    """jaxpaint.engine.gan's "gan" step for the Context Encoder: G on the mean-colour-filled input, L_rec on
-    the holes and the band around them plus the adversarial term on the composite, then D on real and fake."""
+def context_encoder_twin(torch, config, phase: str = "gan") -> Twin:
+    """jaxpaint.engine.gan's step for the Context Encoder in `phase`: G on the mean-colour-filled input, L_rec
+    on the holes and the band around them, and in the "gan" phase the adversarial term on the composite and
+    D on real and fake ("g_only": G on λ_rec·L_rec alone, D untouched)."""
     generator, discriminator = context_encoder_networks(torch, config)
+    adversarial = phase == "gan"
     o, loss = config.optim, config.loss
     g_opt = torch.optim.Adam(generator.parameters(), lr=o.learning_rate * o.generator_lr_scale, betas=(o.b1, o.b2))
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=o.learning_rate, betas=(o.b1, o.b2))
@@ -516,11 +529,14 @@ def context_encoder_twin(torch, config) -> Twin:
         weights = hole + loss.overlap_weight * (grown - hole)
         rec = torch.sum(weights * (prediction - image) ** 2) / (3 * torch.sum(weights))
         shown = torch.where(hole > 0, prediction, image)  # D judges the composite, as jaxpaint.engine.gan
-        adv = torch.mean(softplus(-discriminator(shown)))
-        g_loss = loss.lambda_rec * rec + (1 - loss.lambda_rec) * adv
+        g_loss = loss.lambda_rec * rec
+        if adversarial:
+            g_loss = g_loss + (1 - loss.lambda_rec) * torch.mean(softplus(-discriminator(shown)))
         g_opt.zero_grad()
         g_loss.backward(inputs=g_params)  # like jax.grad w.r.t. G's params only
         g_opt.step()
+        if not adversarial:
+            return g_loss.item()
         fake = shown.detach()
         d_loss = torch.mean(softplus(-discriminator(image))) + torch.mean(softplus(discriminator(fake)))
         d_opt.zero_grad()
@@ -528,8 +544,8 @@ def context_encoder_twin(torch, config) -> Twin:
         d_opt.step()
         return g_loss.item() + d_loss.item()
 
-    return Twin(modules={"generator": generator, "discriminator": discriminator}, step=step,
-                batch=lambda host: (_nchw(torch, host["image"]), _hole_nchw(torch, host["hole"])))
+    modules = {"generator": generator} | ({"discriminator": discriminator} if adversarial else {})
+    return Twin(modules=modules, step=step, batch=lambda host: (_nchw(torch, host["image"]), _hole_nchw(torch, host["hole"])))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -160,7 +160,7 @@ def jax_step(module, config, phase: str | None):
 def checked_twin(torch, method: Method, config, phase: str | None, jax_params):
     """The PyTorch twin, after checking that each of its networks has its JAX part's parameter count."""
     make = getattr(twins, method.twin)
-    twin = make(torch, config, phase) if method.twin == "unet_twin" else make(torch, config)
+    twin = make(torch, config, phase) if phase else make(torch, config)
     jax_counts, torch_counts = twins.jax_parameter_count(jax_params), twins.torch_parameter_count(twin)
     for part, count in torch_counts.items():
         if jax_counts.get(part) != count:
