@@ -136,15 +136,13 @@ def step_phase(module, config, requested: str | None) -> str | None:
     return requested or ("gan" if gan.adversarial_possible(module.SPEC, config) else "g_only")
 
 
-def host_batch(method: Method, module, config, seed: int, fill_given: bool) -> dict[str, np.ndarray]:
+def host_batch(method: Method, module, config, seed: int) -> dict[str, np.ndarray]:
     """The synthetic batch; for the U-Net also its input fill ("filled"), which its twin always reads."""
     import jax
 
     batch = getattr(twins, method.batch)(int(config.batch_size), int(config.data.image_size), seed)
     if hasattr(module, "filled_image"):
         batch["filled"] = np.asarray(jax.jit(lambda i, h: module.filled_image(config, i, h))(batch["image"], batch["hole"]))
-    if not fill_given:
-        batch.pop("filled", None)
     return batch
 
 
@@ -378,10 +376,9 @@ def run(args) -> dict:
     phase = step_phase(module, config, args.phase)
     fill_given = args.fill == "given"
     batch_size, size = int(config.batch_size), int(config.data.image_size)
-    host = host_batch(method, module, config, args.seed, fill_given)
-    torch_host = host if "filled" in host or "hole" not in host or not hasattr(module, "filled_image") else \
-        host_batch(method, module, config, args.seed, True)
-    batch = jax.device_put(host)
+    host = host_batch(method, module, config, args.seed)
+    # Without "filled" the U-Net's step computes the fill itself, as training does.
+    batch = jax.device_put({k: v for k, v in host.items() if k != "filled" or fill_given})
     state = module.init_state(config, jax.random.key(args.seed), batch)
     jax_params = twins.jax_parameter_count(state.params)
     calls = network_calls(method, module, config, state, batch, phase) if args.per_layer else []
@@ -405,7 +402,7 @@ def run(args) -> dict:
     if torch is not None:
         torch.manual_seed(args.seed)
         twin, torch_params = checked_twin(torch, method, config, phase, state.params)
-        torch_args = twin.batch(torch_host)
+        torch_args = twin.batch(host)
         twin.step(*torch_args)  # warm-up
         torch_call = lambda: twin.step(*torch_args)  # noqa: E731
 
