@@ -47,6 +47,7 @@ def plot_curves(records: list[dict], out_path, *, title: str | None = None) -> P
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), squeeze=False)
+    fit_margins(fig, rows, cols, top_inches=0.75 if title else 0.4)
     for ax, name in zip(axes.flat, names):
         for split, (steps, values) in sorted(data[name].items(), reverse=True):
             marker = "o" if len(steps) < 30 else None
@@ -62,6 +63,15 @@ def plot_curves(records: list[dict], out_path, *, title: str | None = None) -> P
     return save_figure(fig, out_path)
 
 
+def fit_margins(fig, rows: int, cols: int, *, top_inches: float = 0.4) -> None:
+    """Fixed margins, in inches, that leave room for each panel's title, tick labels and x label. Cheaper
+    than `tight_layout`, which draws the figure once more only to measure its text (half of a plot's
+    time, and training redraws its curves at every validation)."""
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=0.7 / width, right=1 - 0.2 / width, bottom=0.55 / height, top=1 - top_inches / height,
+                        wspace=0.9 / (width / cols), hspace=0.95 / (height / rows))
+
+
 def save_figure(fig, out_path) -> Path:
     """Writes the figure as PNG atomically (never half-written, never mixed with another writer's), then
     closes it."""
@@ -71,7 +81,6 @@ def save_figure(fig, out_path) -> Path:
 
     from jaxpaint.data.images import write_bytes_atomic
 
-    fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)
@@ -95,6 +104,7 @@ def plot_validation(runs: dict[str, list[dict]], out_path, *, key_part: str = "d
     if not lines:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.6))
+    fit_margins(fig, 1, 1)
     for label, (steps, values) in lines.items():
         ax.plot(steps, values, marker="o", markersize=3, label=label)
     ax.set_xlabel("step")

@@ -360,7 +360,7 @@ class Evaluator:
             means = to_floats(mean_metrics(results))
             log.write(step, "val", means)
             self.guard.check(step, means, split="val")
-            log.plot()
+            log.plot(final=final)
             validated = True
         if "preview" in self.steps and (final or (self.preview_every and step % self.preview_every == 0)):
             self._preview(state, step)

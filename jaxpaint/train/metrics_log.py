@@ -17,6 +17,7 @@ from jaxpaint.data.images import write_bytes_atomic
 METRICS_FILE = "metrics.jsonl"
 CURVES_FILE = "curves.png"
 WRITERS_FILE = "writers.jsonl"
+PLOT_INTERVAL_S = 60.0  # the curves of a run that validates often are redrawn at most this often
 
 
 def read_metrics(path: Path) -> list[dict]:
@@ -46,6 +47,7 @@ class MetricsLog:
         self.workdir = Path(workdir)
         self.path = self.workdir / METRICS_FILE
         self.run_id = run_id
+        self.last_plot = time.monotonic()  # the first interim plot comes PLOT_INTERVAL_S into the session
         self.is_writer = jax.process_index() == 0
         if self.is_writer:
             kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= truncate_after]
@@ -62,8 +64,15 @@ class MetricsLog:
         with self.path.open("a") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")
 
-    def plot(self) -> None:
-        if self.is_writer:
-            from jaxpaint.report.curves import plot_curves
+    def plot(self, final: bool = True) -> None:
+        """Redraws curves.png: always when `final` (a run's last step, or a stop), otherwise at most once
+        every PLOT_INTERVAL_S seconds, since a plot costs more than a tiny run's validation."""
+        if not self.is_writer:
+            return
+        now = time.monotonic()
+        if not final and now - self.last_plot < PLOT_INTERVAL_S:
+            return
+        from jaxpaint.report.curves import plot_curves
 
-            plot_curves(read_metrics(self.path), self.workdir / CURVES_FILE)
+        plot_curves(read_metrics(self.path), self.workdir / CURVES_FILE)
+        self.last_plot = time.monotonic()
