@@ -40,24 +40,38 @@ needs_vgg19 = pytest.mark.skipif(
 MIN_COMPILE_SECS = "0"  # the tiny programs compile in well under jax's default 1 s each
 
 
-# XLA:CPU's LLVM back end at optimisation level 1, not its default 3: the tests' programs are tiny and
-# compiled once or twice each, so compiling dominates running (the tiny U-Net's init compiles in 10.0 s
-# at level 3 and 1.7 s at level 1, the tiny hourglass's in 7.9 s and 4.2 s; level 0 runs the VGG-based
-# tests slower than it saves). The HLO passes are the same, and every check compares with a reference or
-# with a second run under the same flags. A level the user set is kept.
+# XLA:CPU's LLVM back end below its default level 3: the tests' programs are tiny and compiled once or
+# twice each, so compiling dominates running. Level 0 compiles about a third faster than level 1 (the tiny
+# U-Net's GAN step in 5.3 s against 8.1 s; whole modules 10-50 % faster), but XLA:CPU at level 0 runs
+# convolutions inside a loop tens of times slower (a scan of 12 VGG-16 gradient steps: 30 s against
+# 0.4 s), and patch synthesis's L-BFGS is such a loop (its module took 322 s against 51 s). So the first
+# xdist worker (and a run without xdist) compiles at level 1 and runs the RUN_BOUND modules, and the
+# other workers compile at level 0 and run everything else (see LevelScheduling). The HLO passes are the
+# same at both levels; every check compares with a reference or with a second run in the same module, on
+# the same worker. A level the user set is kept everywhere.
 OPT_LEVEL_FLAG = "--xla_backend_optimization_level"
+RUN_BOUND = ("tests/test_patch_synthesis.py", "tests/test_content_network.py", "tests/test_main_job.py")
+LEVEL_CHOSEN_HERE = "JAXPAINT_TEST_XLA_LEVEL_CHOSEN"  # set by the controller when the user set no level
 
 
-def with_test_xla_flags(xla_flags: str) -> str:
-    if OPT_LEVEL_FLAG in xla_flags:
-        return xla_flags
-    return f"{xla_flags} {OPT_LEVEL_FLAG}=1".strip()
+def with_test_xla_flags(xla_flags: str, level: int) -> str:
+    kept = " ".join(flag for flag in xla_flags.split() if not flag.startswith(OPT_LEVEL_FLAG))
+    return f"{kept} {OPT_LEVEL_FLAG}={level}".strip()
+
+
+def runs_run_bound_modules(worker_id: str) -> bool:
+    return worker_id == "gw0"
 
 
 def pytest_configure(config):
-    if hasattr(config, "workerinput"):
-        return  # an xdist worker inherits the controller's environment
-    os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""))
+    if hasattr(config, "workerinput"):  # an xdist worker inherits the controller's environment
+        if os.environ.get(LEVEL_CHOSEN_HERE):
+            level = 1 if runs_run_bound_modules(config.workerinput["workerid"]) else 0
+            os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""), level)
+        return
+    if OPT_LEVEL_FLAG not in os.environ.get("XLA_FLAGS", ""):
+        os.environ[LEVEL_CHOSEN_HERE] = "1"
+        os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""), 1)
     if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return  # a user's own cache is kept
     cache_dir = tempfile.mkdtemp(prefix="jaxpaint-test-xla-cache-")
@@ -68,6 +82,31 @@ def pytest_configure(config):
 
         jax.config.update("jax_compilation_cache_dir", cache_dir)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", float(MIN_COMPILE_SECS))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Whole files per worker (as --dist loadfile), with the RUN_BOUND files kept for the worker that
+    compiles at level 1 (pytest_configure)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LevelScheduling(LoadFileScheduling):
+        def _assign_work_unit(self, node):
+            units = list(self.workqueue)
+            if runs_run_bound_modules(node.gateway.id):
+                eligible = [u for u in units if u in RUN_BOUND] or units  # its own files first
+            else:
+                eligible = [u for u in units if u not in RUN_BOUND]
+            if not eligible:
+                return  # only level-1 files are left: this worker is done
+            scope = eligible[0]
+            work_unit = self.workqueue.pop(scope)
+            self.assigned_work.setdefault(node, {})[scope] = work_unit
+            collection = self.registered_collections[node]
+            node.send_runtest_some([collection.index(nodeid) for nodeid, done in work_unit.items() if not done])
+
+    return LevelScheduling(config, log)
 
 
 def pytest_unconfigure(config):
