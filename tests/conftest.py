@@ -84,6 +84,7 @@ def pytest_configure(config):
         jax.config.update("jax_persistent_cache_min_compile_time_secs", float(MIN_COMPILE_SECS))
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown when pytest runs without xdist
 def pytest_xdist_make_scheduler(config, log):
     """Whole files per worker (as --dist loadfile), with the RUN_BOUND files kept for the worker that
     compiles at level 1 (pytest_configure)."""
@@ -95,12 +96,15 @@ def pytest_xdist_make_scheduler(config, log):
         def _assign_work_unit(self, node):
             units = list(self.workqueue)
             if runs_run_bound_modules(node.gateway.id):
-                eligible = [u for u in units if u in RUN_BOUND] or units  # its own files first
+                # Its own files first, then from the back of the queue: the short files, where compiling at
+                # level 1 costs least, while the others take the long compile-bound files from the front.
+                own = [u for u in units if u in RUN_BOUND]
+                scope = own[0] if own else units[-1]
             else:
                 eligible = [u for u in units if u not in RUN_BOUND]
-            if not eligible:
-                return  # only level-1 files are left: this worker is done
-            scope = eligible[0]
+                if not eligible:
+                    return  # only level-1 files are left: this worker is done
+                scope = eligible[0]
             work_unit = self.workqueue.pop(scope)
             self.assigned_work.setdefault(node, {})[scope] = work_unit
             collection = self.registered_collections[node]
