@@ -62,10 +62,14 @@ def test_identical_is_zero_and_noise_increases_it(metric):
 
 
 def test_chunks_pad_without_changing_scores(metric):
-    pred, truth = image_pair(3, (lpips_lib.CHUNK + 3, 32, 32, 3), 20)
-    whole = metric(pred, truth)
+    """Chunks of 2 (so that 5 images make two full chunks and a padded one) against the module's metric,
+    whose chunk of 16 takes the 5 images in one call."""
+    chunked = lpips_lib.Lpips(lpips_lib.lpips_weight_paths(), chunk=2)
+    pred, truth = image_pair(3, (5, 32, 32, 3), 20)
+    whole, in_chunks = metric(pred, truth), chunked(pred, truth)
     for key in lpips_lib.KEYS:
-        np.testing.assert_allclose(whole[key][-3:], metric(pred[-3:], truth[-3:])[key], rtol=1e-5)
+        np.testing.assert_allclose(in_chunks[key], whole[key], rtol=1e-5)
+        np.testing.assert_allclose(chunked(pred[-3:], truth[-3:])[key], whole[key][-3:], rtol=1e-5)
 
 
 def test_images_below_32_px_get_nan(metric, capsys):
