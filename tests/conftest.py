@@ -38,7 +38,6 @@ needs_vgg19 = pytest.mark.skipif(
 # entries a session makes). Without it, a read racing the same entry's first write is a miss (jax warns
 # and compiles), never a wrong program.
 MIN_COMPILE_SECS = "0"  # the tiny programs compile in well under jax's default 1 s each
-SESSION_CACHE = "JAXPAINT_TEST_XLA_CACHE"  # the session's cache folder, made here (not a user's own)
 
 
 # XLA:CPU's LLVM back end below its default level 3: the tests' programs are tiny and compiled once or
@@ -46,10 +45,12 @@ SESSION_CACHE = "JAXPAINT_TEST_XLA_CACHE"  # the session's cache folder, made he
 # U-Net's GAN step in 5.3 s against 8.1 s; whole modules 10-50 % faster), but XLA:CPU at level 0 runs
 # convolutions inside a loop tens of times slower (a scan of 12 VGG-16 gradient steps: 30 s against
 # 0.4 s), and patch synthesis's L-BFGS is such a loop (its module took 322 s against 51 s). So the first
-# xdist worker (or the only process, without xdist) compiles its own programs at level 1 and runs the
-# RUN_BOUND modules; the other workers, and every CLI subprocess, compile at level 0 (see LevelScheduling).
-# The HLO passes are the same at both levels; every check compares with a reference or with a second run
-# in the same module, on the same worker. A level the user set is kept everywhere.
+# xdist worker (and a run without xdist) compiles at level 1 and runs the RUN_BOUND modules, and the
+# other workers compile at level 0 and run everything else (see LevelScheduling). The HLO passes are the
+# same at both levels; every check compares with a reference or with a second run in the same module, on
+# the same worker. A worker's CLI subprocesses inherit its level: several tests compare a subprocess's run
+# with an in-process one bit for bit, and code compiled at two levels may round differently. A level the
+# user set is kept everywhere.
 OPT_LEVEL_FLAG = "--xla_backend_optimization_level"
 RUN_BOUND = ("tests/test_patch_synthesis.py", "tests/test_content_network.py", "tests/test_main_job.py")
 LEVEL_CHOSEN_HERE = "JAXPAINT_TEST_XLA_LEVEL_CHOSEN"  # set by the controller when the user set no level
@@ -64,42 +65,20 @@ def runs_run_bound_modules(worker_id: str) -> bool:
     return worker_id == "gw0"
 
 
-def compile_own_programs_at(level: int) -> None:
-    """This process's XLA compiles at `level`; the subprocesses it starts (the CLI tests, none of them
-    run-bound) at level 0. XLA reads XLA_FLAGS once, at the process's first compilation. jax keys its
-    cache on XLA_FLAGS as they read at each compilation, so a process at level 1 keeps a cache folder of
-    its own: its programs never pass for level-0 ones, nor the other way round."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    os.environ["XLA_FLAGS"] = with_test_xla_flags(flags, level)
-    if level != 0 and os.environ.get(SESSION_CACHE):  # a user's own cache folder keeps honest keys instead
-        import jax
-
-        jax.config.update("jax_compilation_cache_dir", str(Path(os.environ[SESSION_CACHE]) / f"level{level}-{os.getpid()}"))
-        jax.jit(lambda x: x + 1)(0).block_until_ready()
-        os.environ["XLA_FLAGS"] = with_test_xla_flags(flags, 0)
-
-
 def pytest_configure(config):
-    worker = getattr(config, "workerinput", None)
-    if worker is None:  # the controller, or the only process; an xdist worker inherits its environment
-        if OPT_LEVEL_FLAG not in os.environ.get("XLA_FLAGS", ""):
-            os.environ[LEVEL_CHOSEN_HERE] = "1"
-        use_session_cache(config)
-    if not os.environ.get(LEVEL_CHOSEN_HERE):
+    if hasattr(config, "workerinput"):  # an xdist worker inherits the controller's environment
+        if os.environ.get(LEVEL_CHOSEN_HERE):
+            level = 1 if runs_run_bound_modules(config.workerinput["workerid"]) else 0
+            os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""), level)
         return
-    if worker is not None:
-        compile_own_programs_at(1 if runs_run_bound_modules(worker["workerid"]) else 0)
-    elif not getattr(config.option, "numprocesses", None):  # no workers: this process runs every test
-        compile_own_programs_at(1)
-
-
-def use_session_cache(config) -> None:
+    if OPT_LEVEL_FLAG not in os.environ.get("XLA_FLAGS", ""):
+        os.environ[LEVEL_CHOSEN_HERE] = "1"
+        os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""), 1)
     if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return  # a user's own cache is kept
     cache_dir = tempfile.mkdtemp(prefix="jaxpaint-test-xla-cache-")
     config._jaxpaint_cache_dir = cache_dir
     os.environ.update(JAX_COMPILATION_CACHE_DIR=cache_dir, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=MIN_COMPILE_SECS)
-    os.environ[SESSION_CACHE] = cache_dir
     if "jax" in sys.modules:  # a plugin imported jax before this hook: set what its import already read
         import jax
 
