@@ -149,3 +149,23 @@ def _bad_guard():
     import ml_collections
 
     return ml_collections.ConfigDict({"guard": {"patience": 3, "typo_field": 1}})
+
+
+def test_curves_are_redrawn_at_most_once_a_minute_before_the_last_step(tmp_path, monkeypatch):
+    from jaxpaint.train import metrics_log
+
+    clock = [1000.0]
+    monkeypatch.setattr(metrics_log.time, "monotonic", lambda: clock[0])
+    log = metrics_log.MetricsLog(tmp_path, truncate_after=0)
+    curves = tmp_path / metrics_log.CURVES_FILE
+    log.write(2, "val", {"loss": 1.0})
+    log.plot(final=False)
+    assert not curves.exists()  # within a minute of the session's start
+    clock[0] += metrics_log.PLOT_INTERVAL_S
+    log.plot(final=False)
+    drawn = curves.read_bytes()
+    log.write(4, "val", {"loss": 0.5})
+    log.plot(final=False)
+    assert curves.read_bytes() == drawn  # the minute starts again at each drawing
+    log.plot(final=True)
+    assert curves.read_bytes() != drawn  # the last step always redraws
