@@ -45,8 +45,9 @@ MIN_COMPILE_SECS = "0"  # the tiny programs compile in well under jax's default 
 # U-Net's GAN step in 5.3 s against 8.1 s; whole modules 10-50 % faster), but XLA:CPU at level 0 runs
 # convolutions inside a loop tens of times slower (a scan of 12 VGG-16 gradient steps: 30 s against
 # 0.4 s), and patch synthesis's L-BFGS is such a loop (its module took 322 s against 51 s). So the first
-# xdist worker (and a run without xdist) compiles at level 1 and runs the RUN_BOUND modules, and the
-# other workers compile at level 0 and run everything else (see LevelScheduling). The HLO passes are the
+# xdist worker (and a run without xdist) compiles at level 1 and is the only one to run the RUN_BOUND
+# modules, then short files from the back of the queue; the other workers compile at level 0 and take
+# the long compile-bound files from the front (see LevelScheduling). The HLO passes are the
 # same at both levels; every check compares with a reference or with a second run in the same module, on
 # the same worker. A worker's CLI subprocesses inherit its level: several tests compare a subprocess's run
 # with an in-process one bit for bit, and code compiled at two levels may round differently. A level the
