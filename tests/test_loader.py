@@ -138,3 +138,16 @@ def test_open_split_reads_a_built_dataset(tiny_dataset):
     assert (batch["hole"].sum(axis=(1, 2)) == (batch["blocks"][:, :, 2] ** 2).sum(axis=1)).all()
     with pytest.raises(JaxpaintError, match="no split 'nope'"):
         loader.open_split(data_dir, config, "nope")
+
+
+def test_precomputed_arrays_ride_along_with_their_examples(examples):
+    fills = np.stack([np.full((SIZE, SIZE, 3), i, np.float16) for i in range(len(examples))])
+    source = loader.WithArrays(examples, filled=fills)
+    batch = loader.batch_dataset(source, 4, seed=3)[2]
+    plain = loader.batch_dataset(examples, 4, seed=3)[2]
+    assert set(batch) == set(plain) | {"filled"} and batch["filled"].dtype == np.float16
+    np.testing.assert_array_equal(batch["filled"][:, 0, 0, 0], batch["image"][:, 0, 0, 0])  # each its own row
+    with pytest.raises(ValueError, match="rows"):
+        loader.WithArrays(examples, filled=fills[:-1])
+    with pytest.raises(ValueError, match="not among"):
+        loader.WithArrays(examples, heatmaps=fills)

@@ -91,3 +91,47 @@ def test_compose_weights_terms_and_skips_static_zeros():
     assert float(total) == 2.0
     with pytest.raises(KeyError, match="adv"):
         losses.compose({"rec": jnp.asarray(1.0), "adv": jnp.asarray(1.0)}, {"rec": 1.0})
+
+
+def reference_hole_dssim(x, y, hole, window):
+    """hole_dssim by direct loops over every window position (numpy, float64)."""
+    x, y = (np.asarray(x, np.float64) + 1) / 2, (np.asarray(y, np.float64) + 1) / 2
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    total = weight = 0.0
+    b, h, w, _ = x.shape
+    for i in range(b):
+        for r in range(h - window + 1):
+            for c in range(w - window + 1):
+                cover = hole[i, r:r + window, c:c + window].mean()
+                if cover == 0:
+                    continue
+                a, t = x[i, r:r + window, c:c + window], y[i, r:r + window, c:c + window]
+                ma, mt = a.mean((0, 1)), t.mean((0, 1))
+                va, vt = a.var((0, 1)), t.var((0, 1))
+                cov = ((a - ma) * (t - mt)).mean((0, 1))
+                ssim = ((2 * ma * mt + c1) * (2 * cov + c2)) / ((ma ** 2 + mt ** 2 + c1) * (va + vt + c2))
+                total += cover * (1 - ssim.mean()) / 2
+                weight += cover
+    return total / weight
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_hole_dssim_matches_a_window_by_window_loop(seed):
+    rng = np.random.default_rng(seed)
+    target = rng.uniform(-1, 1, (2, 14, 13, 3))
+    prediction = np.clip(target + rng.normal(0, 0.4, target.shape), -1, 1)
+    hole = np.zeros((2, 14, 13), bool)
+    hole[0, 2:9, 3:8] = True
+    hole[1, 6:14, 0:5] = True
+    got = float(losses.hole_dssim(jnp.asarray(prediction, jnp.float32), jnp.asarray(target, jnp.float32),
+                                  jnp.asarray(hole), window=4))
+    assert got == pytest.approx(reference_hole_dssim(prediction, target, hole, 4), rel=1e-4)
+
+
+def test_hole_dssim_is_zero_for_the_target_and_without_holes():
+    rng = np.random.default_rng(9)
+    target = jnp.asarray(rng.uniform(-1, 1, (1, 16, 16, 3)), jnp.float32)
+    hole = jnp.zeros((1, 16, 16), bool).at[0, 4:12, 4:12].set(True)
+    assert float(losses.hole_dssim(target, target, hole)) == pytest.approx(0.0, abs=1e-6)
+    assert float(losses.hole_dssim(-target, target, jnp.zeros_like(hole))) == 0.0
+    assert float(losses.hole_dssim(-target, target, hole)) > 0.4  # anticorrelated: SSIM near -1

@@ -190,3 +190,90 @@ def test_the_merged_heads_are_two_flax_convs():
         image = jnp.clip(x[..., :3] + image, -1, 1) if residual else jnp.tanh(image)
         np.testing.assert_allclose(out[..., :3], image, atol=1e-5)
         np.testing.assert_allclose(out[..., 3], jax.nn.sigmoid(mask[..., 0]), atol=1e-5)
+
+
+def test_fourier_unit_is_a_pointwise_conv_in_the_frequency_domain():
+    """SpectralTransform against numpy: rfft2, a 1×1 conv over the stacked real and imaginary parts, the
+    batch norm's inference affine and ReLU, irfft2; and one output pixel sees every input pixel."""
+    from jaxpaint.models.unet import SpectralTransform
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 8, 6, 3)).astype(np.float32)
+    unit = SpectralTransform(3)
+    variables = unit.init(jax.random.key(0), jnp.asarray(x), train=False)
+    kernel = rng.standard_normal((1, 1, 6, 6)).astype(np.float32)
+    stats = {"mean": rng.normal(0, 0.1, 6).astype(np.float32), "var": rng.uniform(0.5, 2, 6).astype(np.float32)}
+    bn = {"scale": rng.uniform(0.5, 1.5, 6).astype(np.float32), "bias": rng.normal(0, 0.1, 6).astype(np.float32)}
+    variables = {"params": {"conv": {"kernel": kernel}, "bn": bn}, "batch_stats": {"bn": stats}}
+    got = np.asarray(unit.apply(variables, jnp.asarray(x), train=False))
+
+    spectrum = np.fft.rfft2(x.astype(np.float64), axes=(1, 2), norm="ortho")
+    z = np.concatenate([spectrum.real, spectrum.imag], -1) @ kernel[0, 0].astype(np.float64)
+    z = np.maximum((z - stats["mean"]) / np.sqrt(stats["var"] + 1e-3) * bn["scale"] + bn["bias"], 0)
+    expected = np.fft.irfft2(z[..., :3] + 1j * z[..., 3:], s=(8, 6), axes=(1, 2), norm="ortho")
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+    corner = jax.grad(lambda x: unit.apply(variables, x, train=False)[0, 0, 0].sum())(jnp.asarray(x))
+    assert np.all(np.abs(np.asarray(corner[0])).sum(-1) > 0)  # the whole map, not a neighbourhood
+
+
+def test_fourier_blocks_keep_shapes_and_train():
+    net = DilatedUNet(width=4, fourier_blocks=2, residual=True)
+    x = jnp.asarray(np.random.default_rng(4).uniform(-1, 1, (2, 16, 16, 4)), jnp.float32)
+    variables = jax.jit(lambda x: net.init(jax.random.key(0), x, train=False))(x)
+    assert {"fourier1", "fourier2"} <= set(variables["params"])
+    loss = lambda p: jnp.mean(net.apply({**variables, "params": p}, x, train=True, mutable=["batch_stats"])[0])
+    grads = jax.jit(jax.grad(loss))(variables["params"])
+    assert float(jnp.abs(grads["fourier2"]["fourier"]["conv"]["kernel"]).sum()) > 0
+
+
+def test_fill_once_gives_each_example_its_own_harmonic_fill():
+    """prepare_train_source solves every example's fill once, in chunks of the batch size with a padded
+    last chunk; each equals the fill solved alone, to float16's precision. Off, the source is unchanged."""
+    from tests.test_loader import fake_example
+
+    examples = [fake_example(i) for i in range(6)]
+    config = tiny_config()
+    assert method.prepare_train_source(config, examples) is examples
+    with config.unlocked():
+        config.model.input_fill, config.model.fill_once = "harmonic", True
+    source = method.prepare_train_source(config, examples)  # batch size 4: chunks of 4 and 2 (+2 padding)
+    for i in (0, 5):
+        element = source[i]
+        alone = poisson.harmonic_fill(jnp.asarray(element["image"][None], jnp.float32) / 127.5 - 1,
+                                      jnp.asarray(loader_hole(element)[None]), max_iters=method.HARMONIC_ITERS,
+                                      tol=method.HARMONIC_TOL)
+        assert element["filled"].dtype == np.float16
+        np.testing.assert_allclose(element["filled"].astype(np.float32), np.asarray(alone[0]), atol=1e-3)
+
+
+def loader_hole(example):
+    from jaxpaint.data import loader
+
+    return loader.to_batch_element(example)["hole"]
+
+
+def test_ema_cosine_and_ssim_options_in_one_step():
+    """optim.ema_decay keeps ema ← d·ema + (1 − d)·params and inference uses it; optim.decay = "cosine"
+    goes from the learning rate to 0 over the run; loss.ssim_weight adds σ·DSSIM of the holes."""
+    options = tiny_config(ssim_weight=0.5)
+    with options.unlocked():
+        options.optim.ema_decay, options.optim.decay = 0.75, "cosine"
+    schedule = method.learning_rate(options)
+    assert float(schedule(0)) == pytest.approx(options.optim.learning_rate)
+    assert float(schedule(options.num_steps)) == pytest.approx(0.0, abs=1e-12)
+    batch = tiny_batch(options, seed=3)
+    start = initial_state(method.init_state, options, jax.random.key(0), batch)
+    jax.tree.map(np.testing.assert_array_equal, start.params["generator_ema"], start.params["generator"])
+    after, metrics = jax.jit(lambda s, b: method.train_step(options, s, b, {}, phase="g_only"))(start, batch)
+    expected_ema = jax.tree.map(lambda old, new: 0.75 * old + 0.25 * new, start.params["generator"],
+                                after.params["generator"])
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-7), after.params["generator_ema"], expected_ema)
+    total = metrics["rec_loss"] + options.loss.mask_weight * metrics["mask_loss"] + 0.5 * metrics["ssim_loss"]
+    assert float(metrics["loss"]) == pytest.approx(float(total), rel=1e-6) and float(metrics["ssim_loss"]) > 0
+    ema_only = after.replace(params={**after.params, "generator": start.params["generator"]})
+    np.testing.assert_array_equal(method.predict(options, after, batch), method.predict(options, ema_only, batch))
+    with options.unlocked():
+        options.optim.decay = "linear"
+    with pytest.raises(JaxpaintError, match="optim.decay"):
+        method.optimizers(options)

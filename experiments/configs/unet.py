@@ -104,6 +104,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.input_fill = "mean"  # what G sees in the holes: "mean" colour (the paper) or "harmonic" fill
     c.model.residual = False     # True: G predicts a correction to its input image (beyond the paper)
     c.model.pose_condition = False  # True: G also sees the hourglass's heatmaps of its input (12 channels)
+    c.model.fourier_blocks = 0   # residual FFC blocks after the dilated convs (beyond the paper)
+    c.model.fill_once = False    # True: the harmonic fill of each training example is solved once, not per step
 
     c.loss = ml_collections.ConfigDict()
     c.loss.hole_weight = 6.0
@@ -112,6 +114,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.loss.perceptual_layers = ("relu2_2", "relu3_3", "relu4_3", "relu5_3")
     c.loss.adversarial_weight = 0.01     # β
     c.loss.pose_weight = 0.0             # γ: heatmap distance of the frozen hourglass (0: plain U-Net)
+    c.loss.ssim_weight = 0.0             # σ: DSSIM of the composite's holes (beyond the paper)
 
     c.pose = ml_collections.ConfigDict()
     c.pose.workdir = ""  # the trained hourglass's run, needed when pose_weight > 0 or pose_condition
@@ -120,6 +123,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.optim.learning_rate = 1e-3
     c.optim.b1 = 0.9
     c.optim.b2 = 0.999
+    c.optim.decay = "constant"  # or "cosine": to 0 over num_steps (beyond the paper)
+    c.optim.ema_decay = 0.0     # > 0: evaluate a moving average of G's weights (beyond the paper)
 
     c.schedule = ml_collections.ConfigDict()
     c.schedule.g_only_epochs = float(PAPER_G_ONLY_EPOCHS)

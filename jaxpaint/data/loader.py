@@ -23,6 +23,8 @@ from jaxpaint.errors import JaxpaintError
 DATASET_NAME = "jaxpaint"
 MAX_BLOCKS = 10
 JOINT_KEYS = ("xy", "present", "visible", "derived")
+# Per-example arrays a method computes once before training (WithArrays) and batches carry as they are.
+PRECOMPUTED_KEYS = ("filled",)
 VERSION_NAME = re.compile(r"^\d+\.\d+\.\d+$")
 
 
@@ -127,7 +129,30 @@ def to_batch_element(example: Mapping[str, Any]) -> dict[str, np.ndarray]:
     }
     for key in JOINT_KEYS[1:]:
         element[f"joints_{key}"] = _joint_field(example, key).astype(bool).reshape(NUM_SLOTS)
+    for key in PRECOMPUTED_KEYS:
+        if key in example:
+            element[key] = np.asarray(example[key])
     return element
+
+
+class WithArrays:
+    """A random-access source whose example i also holds arrays[name][i] for each named array (one of
+    PRECOMPUTED_KEYS), e.g. an input fill solved once per example instead of at every step."""
+
+    def __init__(self, source: Sequence[Mapping[str, Any]], **arrays: np.ndarray):
+        unknown = sorted(set(arrays) - set(PRECOMPUTED_KEYS))
+        if unknown:
+            raise ValueError(f"WithArrays: {unknown} are not among {PRECOMPUTED_KEYS}")
+        for name, values in arrays.items():
+            if len(values) != len(source):
+                raise ValueError(f"WithArrays: {name} has {len(values)} rows for {len(source)} examples")
+        self.source, self.arrays = source, arrays
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {**self.source[index], **{name: values[index] for name, values in self.arrays.items()}}
 
 
 def shuffle_seed(seed: int) -> int:

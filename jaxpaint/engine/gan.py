@@ -38,6 +38,7 @@ from jaxpaint.engine.state import TrainState, create_state
 from jaxpaint.ops.holes import composite
 
 GENERATOR, DISCRIMINATOR = "generator", "discriminator"
+GENERATOR_EMA = "generator_ema"  # the moving average of the generator's weights, when optim.ema_decay > 0
 PHASES = ("g_only", "gan")
 
 
@@ -98,11 +99,23 @@ def apply_net(module: nn.Module, params, batch_stats, inputs, *, train: bool):
     return outputs, updates["batch_stats"]
 
 
+def ema_decay(config) -> float:
+    """optim.ema_decay: 0 (the default) keeps no average; d in (0, 1) keeps ema ← d·ema + (1 − d)·params."""
+    optim = config.get("optim", None) or {}
+    return float(optim.get("ema_decay", 0.0) or 0.0)
+
+
+def inference_params(state: TrainState):
+    """The generator weights inference uses: the moving average when the run keeps one."""
+    return state.params.get(GENERATOR_EMA, state.params[GENERATOR])
+
+
 def generate(spec: GanSpec, config, state: TrainState, batch: dict, key: jax.Array, *, train: bool = False):
-    """The generator's raw output for a batch (inference mode by default)."""
+    """The generator's raw output for a batch (inference mode by default, with `inference_params`; the
+    batch statistics are the trained generator's running averages either way)."""
     inputs = spec.generator_input(config, batch, key)
-    fake, _ = apply_net(spec.generator(config), state.params[GENERATOR], state.model_state[GENERATOR], inputs,
-                        train=train)
+    params = state.params[GENERATOR] if train else inference_params(state)
+    fake, _ = apply_net(spec.generator(config), params, state.model_state[GENERATOR], inputs, train=train)
     return fake
 
 
@@ -153,6 +166,8 @@ def init_state(spec: GanSpec, config, key: jax.Array, batch: dict) -> TrainState
             discriminator.init(init_key(d_key), batch["image"], train=False))
     txs = spec.optimizers(config)
     opt_state = {name: txs[name].init(p) for name, p in params.items()}
+    if ema_decay(config):
+        params[GENERATOR_EMA] = g_params
     return create_state(params, opt_state, state_key, model_state)
 
 
@@ -211,6 +226,9 @@ def train_step(spec: GanSpec, config, state: TrainState, batch: dict, frozen=Non
     for name, part_grads in grads.items():
         updates, new_opt[name] = txs[name].update(part_grads, state.opt_state[name], params[name])
         new_params[name] = optax.apply_updates(params[name], updates)
+    if GENERATOR_EMA in params:
+        new_params[GENERATOR_EMA] = optax.incremental_update(new_params[GENERATOR], params[GENERATOR_EMA],
+                                                             1.0 - ema_decay(config))
     new_state = state.replace(step=state.step + 1, params=new_params, opt_state=new_opt, model_state=new_stats)
     return new_state, metrics
 

@@ -13,7 +13,8 @@ ReLU except the output heads:
         → up ×2 to w            S       ⊕ c1 → 3×3/(w/2)
     image head  3×3/3, tanh;  mask head  3×3/1, sigmoid
 
-(`residual=True` instead adds the image head, initialised to zero, to the input
+(`fourier_blocks=N` adds N residual fast-Fourier-convolution blocks after the dilated
+convs, LaMa's image-wide receptive field; `residual=True` instead adds the image head, initialised to zero, to the input
 image: a variant beyond the paper for short training on a good input fill.)
 
 (⊕: channel concatenation, the skip connections). Each "up ×2" is a 4×4 stride-2
@@ -75,6 +76,45 @@ class UpConvBNReLU(nn.Module):
         return nn.relu(x)
 
 
+class SpectralTransform(nn.Module):
+    """LaMa's Fourier unit (Suvorov et al. 2022): a 1×1 conv, BN and ReLU over the real and imaginary parts
+    of the feature map's 2-D Fourier transform, then back: every output pixel sees the whole map."""
+
+    features: int
+    bn_momentum: float = 0.99
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        height, width = x.shape[1:3]
+        spectrum = jnp.fft.rfft2(x, axes=(1, 2), norm="ortho")
+        z = jnp.concatenate([spectrum.real, spectrum.imag], axis=-1)
+        z = nn.Conv(2 * self.features, (1, 1), use_bias=False, kernel_init=CONV_INIT, name="conv")(z)
+        z = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-3,
+                                 name="bn")(z))
+        real, imag = jnp.split(z, 2, axis=-1)
+        return jnp.fft.irfft2(jax.lax.complex(real, imag), s=(height, width), axes=(1, 2), norm="ortho")
+
+
+class FourierBlock(nn.Module):
+    """A residual fast-Fourier-convolution block (after LaMa's FFC ResNet block, one FFC deep): half the
+    channels from a local 3×3 conv, half from a global branch (1×1 conv, Fourier unit added to its input,
+    1×1 conv); BN over both, added to the input, ReLU."""
+
+    bn_momentum: float = 0.99
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        channels = x.shape[-1]
+        half = max(channels // 2, 1)
+        local = ConvBNReLU(half, bn_momentum=self.bn_momentum, name="local")(x, train)
+        g = ConvBNReLU(half, kernel=1, bn_momentum=self.bn_momentum, name="reduce")(x, train)
+        g = g + SpectralTransform(half, self.bn_momentum, name="fourier")(g, train)
+        g = nn.Conv(channels - half, (1, 1), use_bias=False, kernel_init=CONV_INIT, name="expand")(g)
+        y = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, epsilon=1e-3,
+                         name="bn")(jnp.concatenate([local, g], axis=-1))
+        return nn.relu(x + y)
+
+
 class HeadParams(nn.Module):
     """The kernel and bias of a 3×3 output head, with nn.Conv's names, shapes and initialisation (so
     checkpoints read either way); the U-Net applies its two heads as one conv."""
@@ -99,6 +139,9 @@ class DilatedUNet(nn.Module):
     # correction, conv initialised to 0 (the network starts as the identity on its input fill),
     # clipped to [-1, 1].
     residual: bool = False
+    # Fourier blocks (FourierBlock) after the dilated convs, at S/4: an image-wide receptive field
+    # (beyond the paper; 0 in it).
+    fourier_blocks: int = 0
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
@@ -118,6 +161,8 @@ class DilatedUNet(nn.Module):
         h = block(4 * w, "conv6")(h, train)
         for i, rate in enumerate(self.dilation_rates):
             h = block(4 * w, f"dilated{i + 1}", dilation=rate)(h, train)
+        for i in range(self.fourier_blocks):
+            h = FourierBlock(self.bn_momentum, name=f"fourier{i + 1}")(h, train)
         h = block(4 * w, "conv7")(h, train)
         h = block(4 * w, "conv8")(h, train)
         h = UpConvBNReLU(2 * w, self.bn_momentum, name="up1")(jnp.concatenate([h, c4], -1), train)

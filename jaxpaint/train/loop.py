@@ -52,6 +52,8 @@ def to_model_batch(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
     """The device batch a method sees: `image` as float32 in [-1, 1], other keys unchanged."""
     out = dict(batch)
     out["image"] = to_model(batch["image"])
+    if "filled" in out:  # a precomputed input fill, kept in float16 on the host
+        out["filled"] = out["filled"].astype(jnp.float32)
     return out
 
 
@@ -210,6 +212,8 @@ def train_locked(config, workdir: Path, method, mesh, frozen, train_source, val_
 
     fill_mean_rgb(config, train_source, workdir)
     fill_schedule_steps(config, len(train_source))
+    if hasattr(method, "prepare_train_source"):  # per-example inputs solved once (e.g. the U-Net's fill)
+        train_source = method.prepare_train_source(config, train_source)
 
     train_batches = loader.batch_dataset(train_source, config.batch_size, seed=config.seed, shuffle=True,
                                          **process_shard())
