@@ -157,3 +157,20 @@ def test_tiny_networks_output_shapes():
     variables = jax.eval_shape(lambda x: generator.init(jax.random.key(0), x, train=False), x)
     assert variables["params"]["bottleneck_conv"]["kernel"].shape == (4, 4, 32, 8)
     assert jax.eval_shape(lambda v, x: generator.apply(v, x, train=False), variables, x).shape == (3, 64, 64, 3)
+
+
+def test_residual_generator_starts_at_its_harmonic_input_fill(tiny):
+    """model.input_fill = "harmonic" with model.residual: the untrained network returns its input fill,
+    and the generator reads a batch's precomputed fill when it has one."""
+    from jaxpaint.methods import input_fill
+    from jaxpaint.ops import poisson
+
+    config, batch, _, _ = tiny
+    config = load_config("context_encoder:tiny", ["--config.model.input_fill=harmonic", "--config.model.residual=True"])
+    config.data.mean_rgb = (0.1, -0.2, 0.3)
+    state = initial_state(ce.init_state, config, jax.random.key(1), batch)
+    expected = poisson.harmonic_fill(batch["image"], batch["hole"], max_iters=input_fill.HARMONIC_ITERS,
+                                     tol=input_fill.HARMONIC_TOL)
+    np.testing.assert_allclose(np.asarray(ce.predict(config, state, batch)), np.asarray(expected), atol=1e-6)
+    given = {**batch, "filled": -batch["image"]}
+    np.testing.assert_array_equal(ce.generator_input(config, given), -batch["image"])

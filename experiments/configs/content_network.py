@@ -28,6 +28,9 @@ Variants:
          manage only a few hundred steps in 90 minutes. Train it with
            jaxpaint train --config experiments/configs/content_network.py:lspet \
              --workdir runs/content_lspet --config.data.data_dir=/path/to/data
+  lspet_fill  `lspet` with the U-Net's harmonic input fill and residual head (beyond the
+         papers): the network starts at the diffusion fill and learns a correction to it.
+         The fill of each training example is solved once (model.fill_once).
   tiny   tests only: 64 px, a few channels, a few steps.
 """
 
@@ -63,6 +66,10 @@ def get_config(variant: str = "lspet") -> ml_collections.ConfigDict:
         c.preview_every = 400
         c.eval_batches = 8
         return c
+    if variant == "lspet_fill":
+        c = get_config("lspet")
+        c.model.input_fill, c.model.residual, c.model.fill_once = "harmonic", True, True
+        return c
     if variant == "tiny":
         c.data.dataset = "synthetic_64_seed0"
         c.data.image_size = 64
@@ -77,4 +84,4 @@ def get_config(variant: str = "lspet") -> ml_collections.ConfigDict:
         c.preview_every = 4
         c.eval_batches = 1
         return c
-    raise KeyError(f"unknown variant {variant!r}; choose paper, lspet or tiny")
+    raise KeyError(f"unknown variant {variant!r}; choose paper, lspet, lspet_fill or tiny")

@@ -61,6 +61,9 @@ def base_config() -> ml_collections.ConfigDict:
     # Pathak et al.'s layers; content_network.py sets "elu" and "fc" (Yang et al.'s content network).
     c.model.activation = "leaky_relu"
     c.model.bottleneck_layer = "channelwise"
+    c.model.input_fill = "mean"  # what G sees in the holes: "mean" colour (the paper) or "harmonic" fill
+    c.model.residual = False     # True: G predicts a correction to its input image (beyond the paper)
+    c.model.fill_once = False    # True: the harmonic fill of each training example is solved once
 
     c.loss = ml_collections.ConfigDict()
     c.loss.lambda_rec = 0.999

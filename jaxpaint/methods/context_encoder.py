@@ -12,8 +12,13 @@ discriminator is neither run nor updated.
 With model.activation = "elu" and model.bottleneck_layer = "fc" it is the content
 network of Multi-Scale Neural Patch Synthesis (experiments/configs/content_network.py).
 
+Beyond the papers, as the U-Net's `lspet` variant: `model.input_fill = "harmonic"` gives the
+generator the Laplace fill of the holes instead of the mean colour, `model.residual` makes it
+predict a correction to that input (its last layer starts at 0), and `model.fill_once` solves each
+training example's fill once (jaxpaint.methods.input_fill).
+
 Config fields: model.{width, disc_width, bottleneck, feature_size, activation,
-bottleneck_layer}; loss.{lambda_rec,
+bottleneck_layer, input_fill, residual, fill_once}; loss.{lambda_rec,
 overlap, overlap_weight}; optim.{learning_rate, b1, b2, generator_lr_scale};
 data.mean_rgb (filled by the trainer). Batches follow docs/DESIGN.md with `image`
 as float32 in [-1, 1].
@@ -36,8 +41,9 @@ from jaxpaint.errors import JaxpaintError
 from jaxpaint.models.context_encoder import ACTIVATIONS, BOTTLENECK_LAYERS, ContextEncoder
 from jaxpaint.models.discriminators import DCGANDiscriminator
 from jaxpaint.ops import poisson
-from jaxpaint.ops.holes import composite, fill_holes
+from jaxpaint.ops.holes import composite
 from jaxpaint.ops.pixels import to_model, to_uint8
+from jaxpaint.methods import input_fill
 
 
 def generator(config) -> ContextEncoder:
@@ -50,7 +56,7 @@ def generator(config) -> ContextEncoder:
         raise JaxpaintError(f"context_encoder: model.bottleneck_layer is {layer!r}, "
                             f"expected one of {', '.join(BOTTLENECK_LAYERS)}")
     return ContextEncoder(width=m.width, bottleneck=m.bottleneck, feature_size=m.feature_size, activation=activation,
-                          bottleneck_layer=layer)
+                          bottleneck_layer=layer, residual=bool(m.get("residual", False)))
 
 
 def discriminator(config) -> DCGANDiscriminator:
@@ -67,9 +73,13 @@ def optimizers(config) -> dict[str, optax.GradientTransformation]:
 
 
 def generator_input(config, batch: dict, key=None) -> jax.Array:
-    """The image with every hole filled with the dataset's mean colour."""
+    """The image with its holes filled: the dataset's mean colour (the paper), or with model.input_fill =
+    "harmonic" the Laplace fill (jaxpaint.methods.input_fill)."""
     del key
-    return fill_holes(batch["image"], batch["hole"], config.data.mean_rgb)
+    return input_fill.batch_fill(config, batch)
+
+
+prepare_train_source = input_fill.prepare_train_source  # model.fill_once: the harmonic fill solved once
 
 
 def reconstruction_loss(config, prediction, batch) -> jax.Array:
@@ -137,7 +147,7 @@ def preview(config, state: TrainState, batch: dict) -> dict[str, jax.Array]:
     """uint8 images for the preview grid: the generator's input, the completed image, the target."""
     prediction = predict(config, state, batch)
     return {
-        "input": to_uint8(fill_holes(batch["image"], batch["hole"], config.data.mean_rgb)),
+        "input": to_uint8(input_fill.filled_image(config, batch["image"], batch["hole"])),
         "output": to_uint8(composite(prediction, batch["image"], batch["hole"])),
         "target": to_uint8(batch["image"]),
     }

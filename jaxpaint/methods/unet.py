@@ -64,19 +64,16 @@ from jaxpaint.engine.inpaint import chunked_inpainter
 from jaxpaint.data.joints import NUM_TYPES
 from jaxpaint.engine.state import TrainState
 from jaxpaint.methods import pose as pose_method
+from jaxpaint.methods.input_fill import HARMONIC_ITERS, HARMONIC_TOL, batch_fill, filled_image, prepare_train_source  # noqa: F401
 from jaxpaint.methods.context_encoder import block_metrics
 from jaxpaint.models.unet import DilatedUNet, GlobalDiscriminator
 from jaxpaint.models.vgg import VGG, load_vgg16
 from jaxpaint.errors import JaxpaintError
-from jaxpaint.ops import poisson
-from jaxpaint.ops.holes import composite, fill_holes
+from jaxpaint.ops.holes import composite
 from jaxpaint.ops.pixels import to_model, to_uint8
 
 NAME = "unet"
 FULLY_CONVOLUTIONAL = True  # any side divisible by 4 (jaxpaint inpaint --fit full)
-# The harmonic input fill only has to be close (the generator refines it), not converged to the
-# diffusion baseline's relative residual of 1e-5.
-HARMONIC_ITERS, HARMONIC_TOL = 500, 1e-3
 
 
 def generator(config) -> DilatedUNet:
@@ -110,57 +107,12 @@ def optimizers(config) -> dict[str, optax.GradientTransformation]:
     return {"generator": tx, "discriminator": tx}
 
 
-INPUT_FILLS = ("mean", "harmonic")
-
-
-def filled_image(config, images: jax.Array, hole: jax.Array) -> jax.Array:
-    """What the generator sees in the holes: the dataset's mean colour (`model.input_fill = "mean"`, the
-    paper) or the harmonic (Laplace) fill of the known pixels ("harmonic")."""
-    fill = config.model.get("input_fill", "mean")
-    if fill == "mean":
-        return fill_holes(images, hole, config.data.mean_rgb)
-    if fill == "harmonic":
-        return poisson.harmonic_fill(images, hole, max_iters=HARMONIC_ITERS, tol=HARMONIC_TOL)
-    raise JaxpaintError(f"{NAME}: model.input_fill is {fill!r}, expected one of {', '.join(INPUT_FILLS)}")
-
-
-def fills_once(config) -> bool:
-    """model.fill_once with the harmonic fill: the trainer solves each training example's fill once."""
-    return bool(config.model.get("fill_once", False)) and config.model.get("input_fill", "mean") == "harmonic"
-
-
-def prepare_train_source(config, source):
-    """The training examples with their harmonic input fill ("filled", float16: 6 bytes a pixel, 0.47 GB
-    for LSPET's 4752 crops at 128 px) when `fills_once`, else `source` unchanged. A mask is fixed per
-    example, so every step would solve the same systems again; the fill is solved here once, in chunks of
-    the batch size, in example order (each system stops at its own tolerance, so a chunk's others do not
-    change it). float16 is within 5e-4 of the float32 fill, under a quarter of a uint8 level."""
-    if not fills_once(config):
-        return source
-    from tqdm import tqdm
-
-    from jaxpaint.data import loader
-
-    chunk = int(config.batch_size)
-    solve = jax.jit(lambda images, holes: filled_image(config, to_model(images), holes))
-    fills = np.zeros((len(source),) + tuple(np.shape(source[0]["image"])), np.float16)
-    for start in tqdm(range(0, len(source), chunk), desc="harmonic fill, once per example", unit="batch"):
-        elements = [loader.to_batch_element(source[i]) for i in range(start, min(start + chunk, len(source)))]
-        images = np.stack([e["image"] for e in elements])
-        holes = np.stack([e["hole"] for e in elements])
-        pad = chunk - len(elements)  # the last chunk padded to the same shape: one compiled program
-        images = np.concatenate([images, np.repeat(images[-1:], pad, 0)]) if pad else images
-        holes = np.concatenate([holes, np.repeat(holes[-1:], pad, 0)]) if pad else holes
-        fills[start:start + len(elements)] = np.asarray(solve(images, holes))[: len(elements)]
-    return loader.WithArrays(source, filled=fills)
-
-
 def generator_input(config, batch: dict, key=None) -> jax.Array:
     """(B, S, S, 4): the filled image (see `filled_image`) and the hole mask; with model.pose_condition,
     12 more channels: batch["pose_heatmaps"] (see `with_pose_input`)."""
     del key
     hole = batch["hole"]
-    filled = batch["filled"] if "filled" in batch else filled_image(config, batch["image"], hole)
+    filled = batch_fill(config, batch)
     parts = [filled, hole[..., None].astype(filled.dtype)]
     if pose_conditioned(config):
         parts.append(batch["pose_heatmaps"])
@@ -264,7 +216,7 @@ def with_pose_input(config, batch: dict, frozen) -> dict:
     and the hourglass's heatmaps of it resized to the image size ("pose_heatmaps"); unchanged otherwise."""
     if not pose_conditioned(config):
         return batch
-    filled = batch["filled"] if "filled" in batch else filled_image(config, batch["image"], batch["hole"])
+    filled = batch_fill(config, batch)
     heatmaps = pose_heatmaps(config, filled, frozen["hourglass"])
     return {**batch, "filled": filled, "pose_heatmaps": pose_method.resize_images(heatmaps, filled.shape[1])}
 

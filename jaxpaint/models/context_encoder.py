@@ -69,9 +69,13 @@ class ContextEncoder(nn.Module):
     feature_size: int = 4
     activation: str = "leaky_relu"  # or "elu" (Yang et al.'s content network)
     bottleneck_layer: str = "channelwise"  # or "fc"
+    # False: the output is tanh(last layer) (the papers). True: the input image plus a correction whose
+    # last layer starts at 0, clipped to [-1, 1]: the network starts as its input fill (beyond the papers).
+    residual: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        inputs = x
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"ContextEncoder: activation {self.activation!r} is not one of {ACTIVATIONS}")
         if self.bottleneck_layer not in BOTTLENECK_LAYERS:
@@ -98,5 +102,7 @@ class ContextEncoder(nn.Module):
             x = ConvTranspose(features, (4, 4), strides=(2, 2), padding="SAME", use_bias=False,
                               kernel_init=CONV_INIT, name=f"dec_conv{i}")(x)
             x = decoder_act(batch_norm(train, f"dec_bn{i}")(x))
-        x = ConvTranspose(3, (4, 4), strides=(2, 2), padding="SAME", kernel_init=CONV_INIT, name="dec_out")(x)
-        return jnp.tanh(x)
+        image = inputs[..., :3]
+        out_init = nn.initializers.zeros_init() if self.residual else CONV_INIT
+        x = ConvTranspose(3, (4, 4), strides=(2, 2), padding="SAME", kernel_init=out_init, name="dec_out")(x)
+        return jnp.clip(image + x, -1.0, 1.0) if self.residual else jnp.tanh(x)
