@@ -21,6 +21,14 @@ Variants:
          fill away from the real image, which DSSIM and MSE punish. 0.91 CPU-seconds
          a step on the shared machine, about 55 CPU-minutes in all.
          The harmonic input fill and residual head as in `quick`.
+  lspet_recipe  `lspet` plus what won at equal CPU time (issue 19;
+         experiments/inpainter_recipe.py): the DSSIM of the holes as a loss term
+         (loss.ssim_weight = 1), the learning rate decayed to 0 by a cosine
+         (optim.decay), the generator's weights averaged for evaluation
+         (optim.ema_decay = 0.998), the harmonic fill solved once per training
+         example (model.fill_once), and 3400 steps so that the whole run, start
+         included, stays within 60 minutes on the 2-core CPU. Candidates after 600
+         steps, three trained side by side: see the README's recipe table.
   quick  the main job's model (`make run`, synthetic 64 px humans, 900 train
          images): width 8, 800 steps of 12 images at Adam 2e-3, L_rec and the mask
          term only (no discriminator, no VGG: neither pays off in a few hundred
@@ -74,6 +82,10 @@ LSPET_TRAIN_IMAGES = 4752
 PAPER_G_ONLY_EPOCHS = 5
 PAPER_GAN_EPOCHS = 15
 POSE_LSPET_WEIGHT = 4.0  # γ of pose_lspet; see the module docstring
+# lspet_recipe; see the module docstring
+RECIPE_SSIM_WEIGHT = 1.0
+RECIPE_EMA_DECAY = 0.998
+RECIPE_STEPS = 3400
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -161,6 +173,14 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         c.checkpoint_every = 400
         c.preview_every = 1200
         return c
+    if variant == "lspet_recipe":
+        c = get_config("lspet")
+        c.loss.ssim_weight = RECIPE_SSIM_WEIGHT
+        c.optim.decay = "cosine"
+        c.optim.ema_decay = RECIPE_EMA_DECAY
+        c.model.fill_once = True
+        c.num_steps = RECIPE_STEPS
+        return c
     if variant == "quick":
         c.data.dataset = "synthetic_64_seed0_n1500"
         c.data.image_size = 64
@@ -198,4 +218,4 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         c.preview_every = 4
         c.eval_batches = 1
         return c
-    raise KeyError(f"unknown variant {variant!r}; choose paper, lspet, pose_lspet, quick, tiny or tiny_pose")
+    raise KeyError(f"unknown variant {variant!r}; choose paper, lspet, lspet_recipe, pose_lspet, quick, tiny or tiny_pose")

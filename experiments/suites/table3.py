@@ -62,6 +62,9 @@ def _lspet() -> dict:
             {"name": "patch_synthesis", "method": "patch_synthesis", "content": ["content_network"],
              "overrides": ["--config.progress=False"], "max_test_images": 16},
             {"name": "unet", "method": "unet", "config": "unet:lspet"},
+            # Beyond the sources (issue 19): the U-Net recipe and the content network on the harmonic fill.
+            {"name": "unet_recipe", "method": "unet", "config": "unet:lspet_recipe"},
+            {"name": "content_network_fill", "method": "context_encoder", "config": "content_network:lspet_fill"},
             # Beyond the source: the same texture optimisation on the U-Net's guess, which tells a weak
             # first guess apart from a texture term that does not pay on DSSIM.
             {"name": "patch_synthesis_unet", "method": "patch_synthesis", "content": ["unet"],

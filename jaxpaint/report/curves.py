@@ -88,9 +88,12 @@ def save_figure(fig, out_path) -> Path:
     return Path(out_path)
 
 
-def plot_validation(runs: dict[str, list[dict]], out_path, *, key_part: str = "dssim") -> Path | None:
+def plot_validation(runs: dict[str, list[dict]], out_path, *, key_part: str = "dssim",
+                    started: dict[str, float] | None = None) -> Path | None:
     """One panel: each run's validation metric whose name contains `key_part` against the step (thesis
-    Fig. 9's DSSIM against epochs, all methods together); None when no run validates that metric."""
+    Fig. 9's DSSIM against epochs, all methods together), or, given `started` (each run's start as a Unix
+    time, writers.jsonl's "started"), against the minutes since its start, so that runs of different
+    speeds compare at equal time. None when no run validates that metric."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,16 +101,19 @@ def plot_validation(runs: dict[str, list[dict]], out_path, *, key_part: str = "d
 
     lines = {}
     for name, records in runs.items():
-        for metric, by_split in series(records).items():
-            if key_part in metric and "val" in by_split:
-                lines[f"{name}: {metric}"] = by_split["val"]
+        val = [r for r in records if r.get("split") == "val"]
+        for metric in {m for r in val for m in r.get("metrics", {}) if key_part in m}:
+            points = [r for r in val if metric in r["metrics"]]
+            xs = ([(r["time"] - started[name]) / 60.0 for r in points] if started is not None
+                  else [r["step"] for r in points])
+            lines[f"{name}: {metric}"] = (xs, [r["metrics"][metric] for r in points])
     if not lines:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.6))
     fit_margins(fig, 1, 1)
-    for label, (steps, values) in lines.items():
-        ax.plot(steps, values, marker="o", markersize=3, label=label)
-    ax.set_xlabel("step")
+    for label, (xs, values) in sorted(lines.items()):
+        ax.plot(xs, values, marker="o", markersize=3, label=label)
+    ax.set_xlabel("minutes since the run started" if started is not None else "step")
     ax.set_ylabel(f"validation {key_part}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
