@@ -26,6 +26,7 @@ CANDIDATES = {
     "ssim": ["--config.loss.ssim_weight=1"],
     "ema_cosine": ["--config.optim.ema_decay=0.995", "--config.optim.decay=cosine"],
     "fourier": ["--config.model.fourier_blocks=2"],
+    "ssim_fourier": ["--config.loss.ssim_weight=1", "--config.model.fourier_blocks=2"],
     "fill_once": ["--config.model.fill_once=True"],
     "width24": ["--config.model.width=24"],
 }
