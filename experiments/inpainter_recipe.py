@@ -34,7 +34,8 @@ CANDIDATES = {
 
 def train_commands(names, data_dir: str, out: Path, steps: int) -> dict[str, list[str]]:
     every = max(steps // 4, 1)
-    common = ["jaxpaint", "train", "--config", "unet:lspet", f"--config.data.data_dir={data_dir}",
+    # The CLI of this interpreter's environment, found without relying on PATH.
+    common = [sys.executable, "-m", "jaxpaint.cli", "train", "--config", "unet:lspet", f"--config.data.data_dir={data_dir}",
               f"--config.num_steps={steps}", f"--config.eval_every={every}",
               f"--config.checkpoint_every={2 * every}", f"--config.preview_every={steps}"]
     return {name: common + CANDIDATES[name] + ["--workdir", str(out / name)] for name in names}

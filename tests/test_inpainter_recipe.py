@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def fake_run(workdir: Path, started: float, points: list[tuple[int, float, float
 def test_every_candidate_trains_unet_lspet_with_its_own_overrides(recipe, tmp_path):
     commands = recipe.train_commands(list(recipe.CANDIDATES), "DATA", tmp_path, 600)
     for name, command in commands.items():
-        assert command[:4] == ["jaxpaint", "train", "--config", "unet:lspet"]
+        assert command[:6] == [sys.executable, "-m", "jaxpaint.cli", "train", "--config", "unet:lspet"]
         assert "--config.num_steps=600" in command and "--config.eval_every=150" in command
         assert command[-2:] == ["--workdir", str(tmp_path / name)]
         assert command[-2 - len(recipe.CANDIDATES[name]):-2] == recipe.CANDIDATES[name]
