@@ -167,7 +167,8 @@ def init_state(spec: GanSpec, config, key: jax.Array, batch: dict) -> TrainState
     txs = spec.optimizers(config)
     opt_state = {name: txs[name].init(p) for name, p in params.items()}
     if ema_decay(config):
-        params[GENERATOR_EMA] = g_params
+        # A copy, not the same arrays: a step that donates the state must not get one buffer twice.
+        params[GENERATOR_EMA] = jax.tree.map(jnp.copy, g_params)
     return create_state(params, opt_state, state_key, model_state)
 
 
