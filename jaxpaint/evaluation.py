@@ -5,6 +5,10 @@ it inpaints every batch, scores each image per block (MSE, PSNR, DSSIM) and, giv
 an LPIPS metric, as a whole (LPIPS VGG and AlexNet of the composite against the
 original); with a pose evaluator it adds WNJD and PCK against the labels and WNJD
 against the pose predicted on the unmasked original (what inpainting loses).
+
+`table_row` makes a results-table row with the uncertainty a reader needs: the standard error of
+each pose mean, and the paired difference from the diffusion fill on the same images (pairing
+removes the spread between images, which is larger than most differences between methods).
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ import numpy as np
 from tqdm import tqdm
 
 Inpainter = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+SE_KEYS = ("wnjd", "pck")  # means shown with their standard error
+PAIRED_KEYS = ("dssim", "wnjd")  # compared image by image with the reference fill
+REFERENCE = "diffusion"  # the label of the reference fill's row
 
 
 @dataclasses.dataclass
@@ -30,6 +38,47 @@ class Evaluation:
     def means(self) -> dict[str, float]:
         # nanmean: pose scores are NaN for an image with no labelled joint in the reference pose.
         return {k: float(np.nanmean(v)) for k, v in self.per_image.items()}
+
+
+def mean_se(values) -> tuple[float, float]:
+    """Mean and standard error of the mean, std(ddof=1)/sqrt(n), over the finite values (a pose score is
+    NaN, or null in results.json, for an image with no labelled joint); NaN where there are too few."""
+    values = np.asarray(values, dtype=float)  # None -> NaN
+    values = values[np.isfinite(values)]
+    mean = float(values.mean()) if len(values) else float("nan")
+    se = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+    return mean, se
+
+
+def paired_difference(values, reference) -> tuple[float, float]:
+    """Mean over images of values_i - reference_i and its standard error, on the first images both were
+    scored on (an evaluation scores a split in its fixed order; a capped one scores its first N images)."""
+    n = min(len(values), len(reference))
+    return mean_se(np.asarray(values[:n], dtype=float) - np.asarray(reference[:n], dtype=float))
+
+
+def reference_scores(results: dict, reference: dict | None) -> dict | None:
+    """The reference fill's per-image scores to pair an evaluation with (both evaluate_method's results or
+    results.json): None for the reference itself and for an evaluation of another dataset or split."""
+    if reference is None or results is reference:
+        return None
+    same = all(results.get(k) == reference.get(k) for k in ("dataset", "split"))
+    return reference["per_image"] if same else None
+
+
+def table_row(label: str, means: dict, per_image: dict, reference: dict | None = None) -> dict:
+    """A table row: the means, `KEY_se` for SE_KEYS and, given the reference fill's per-image scores on the
+    same images, `KEY_vs_diffusion` and `KEY_vs_diffusion_se` for PAIRED_KEYS. `means` may be a row already
+    (results.json's "original"): its label gives way to `label`, and its figures to those computed here."""
+    row = {"method": label, **{k: v for k, v in means.items() if k != "method"}}
+    for key in SE_KEYS:
+        if key in per_image:
+            row[f"{key}_se"] = mean_se(per_image[key])[1]
+    for key in PAIRED_KEYS if reference else ():
+        if key in per_image and key in reference:
+            mean, se = paired_difference(per_image[key], reference[key])
+            row[f"{key}_vs_{REFERENCE}"], row[f"{key}_vs_{REFERENCE}_se"] = mean, se
+    return row
 
 
 def masked_input(images: np.ndarray, hole: np.ndarray) -> np.ndarray:

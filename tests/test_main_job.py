@@ -46,6 +46,8 @@ def test_report_has_every_method_and_the_originals(main_job):
     names = [row.split("|")[1].strip() for row in table[2:]]
     assert names == ["original (unmasked)", "holes", "diffusion", "context_encoder",
                      "context_encoder inpaint.blend=poisson", "unet"]
+    # WNJD and PCK with their standard errors; every method paired with the diffusion fill on the same images.
+    assert "ΔWNJD vs diffusion ↓" in table[0] and all(row.count(" ± ") >= 2 for row in table[2:])
     for method in ("holes", "diffusion", "context_encoder", "unet"):
         results = json.loads((main_job / "eval" / method / "results.json").read_text())
         assert results["num_images"] == 20  # the 20 % test split of 100 synthetic people
@@ -153,10 +155,12 @@ def test_table_has_every_entry_with_its_image_count_and_the_published_block(suit
     images = {row["method"]: row["images"] for row in results["rows"]}
     assert images == {"original (unmasked)": 20, "holes": 20, "context_encoder": 20, "unet": 20, "patch_synthesis": 2}
     for row in results["rows"][1:]:
-        assert {"dssim", "mse", "psnr", "wnjd", "pck"} <= set(row)
+        assert {"dssim", "mse", "psnr", "wnjd", "pck", "wnjd_se", "pck_se"} <= set(row)
+        assert "wnjd_vs_diffusion" not in row  # the tiny suite has no diffusion entry to pair with
     assert results["status"] == {"pose": "trained", "context_encoder": "trained", "unet": "trained"}
     text = (suite_dir / "results.md").read_text()
     assert "Published figures: other data" in text and "0.2048" in text and "21.51" in text
+    assert "No diffusion row in this table, so no paired differences" in text
     # The guess came from the trained Context Encoder (the first `content` entry present), not the default.
     eval_results = json.loads((suite_dir / "eval" / "patch_synthesis" / "results.json").read_text())
     assert "content_method='context_encoder'" in eval_results["method"]

@@ -90,6 +90,7 @@ def run(args) -> dict:
     from jaxpaint import any_size
     from jaxpaint.data.track import blocks_to_hole
     from jaxpaint.engine.checkpoint import load_config_json
+    from jaxpaint.evaluation import mean_se
     from jaxpaint.inference import load_inpainter
     from jaxpaint.releases import folder
 
@@ -112,8 +113,8 @@ def run(args) -> dict:
         scores = score_photos(results, photos, blocks)
         row = {"fit": name, "seconds_per_photo": round(seconds / len(photos), 3)}
         for key, values in scores.items():
-            row[key] = round(float(values.mean()), 4)
-            row[f"{key}_se"] = round(float(values.std(ddof=1) / np.sqrt(len(values))), 4)
+            mean, se = mean_se(values)
+            row[key], row[f"{key}_se"] = round(mean, 4), round(se, 4)
         rows.append(row)
         print(f"{name:40s} DSSIM {row['dssim']:.4f} ± {row['dssim_se']:.4f}  MSE {row['mse']:.4f} ± {row['mse_se']:.4f}  "
               f"PSNR {row['psnr']:.2f}  {row['seconds_per_photo']:.2f} s/photo", flush=True)

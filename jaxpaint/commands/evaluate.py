@@ -80,6 +80,7 @@ def folder_version(folder) -> tuple:
 
 
 WORST_GRID = "worst_wnjd.png"  # the test images of highest WNJD, with the pose found on the output
+ORIGINAL = "original (unmasked)"  # the label of the unmasked originals' row
 
 
 def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_model=None,
@@ -87,7 +88,7 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
     """Runs the evaluation and writes results.json, results.md and grid PNGs; returns the results
     (and the Evaluation, with its sample images, when `with_evaluation`). `lpips=False` leaves LPIPS out."""
     from jaxpaint.data import loader
-    from jaxpaint.evaluation import evaluate_batches
+    from jaxpaint.evaluation import SE_KEYS, evaluate_batches, table_row
     from jaxpaint.metrics.lpips import load_lpips
     from jaxpaint.report.grids import save_grid
     from jaxpaint.report.tables import results_markdown
@@ -104,9 +105,11 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
     )
     out_dir = Path(out or Path(workdir) / f"eval_{split}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = [{"method": label, **evaluation.means()}]
-    if originals is not None:
-        rows.append({"method": "original (unmasked)", **originals.means()})
+    # Standard errors come from the rounded per-image scores that results.json keeps, so that a table
+    # rebuilt from the file (a suite's reused evaluation) shows the same digits.
+    per_image = _rounded(evaluation.per_image)
+    original_per_image = _rounded(originals.per_image) if originals is not None else None
+    row = table_row(label, evaluation.means(), per_image)
     results = {
         "method": label,
         "dataset": dataset,
@@ -114,10 +117,12 @@ def evaluate_method(method, workdir, data_dir, dataset=None, split="test", pose_
         "num_images": int(len(evaluation.per_image["mse"])),
         "pose_model": pose_model,
         "means": evaluation.means(),
-        "original": rows[1] if originals is not None else None,
-        "per_image": _rounded(evaluation.per_image),
-        "original_per_image": _rounded(originals.per_image) if originals is not None else None,
+        "standard_errors": {k: row[f"{k}_se"] for k in SE_KEYS if f"{k}_se" in row},
+        "original": table_row(ORIGINAL, originals.means(), original_per_image) if originals is not None else None,
+        "per_image": per_image,
+        "original_per_image": original_per_image,
     }
+    rows = [row] + ([results["original"]] if originals is not None else [])
     _write_json_atomic(out_dir / "results.json", results)
     note = (f"{results['num_images']} images of {dataset}/{split}; per-block scores averaged per image, then over images."
             + (" LPIPS on the whole composite." if "lpips_vgg" in evaluation.per_image else "")

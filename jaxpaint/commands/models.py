@@ -8,6 +8,7 @@ what inference needs into a release folder (jaxpaint.releases describes the fold
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from jaxpaint import releases
@@ -57,6 +58,7 @@ def pose_scores(model_dir: Path, data_dir: str, dataset: str, batch_size: int = 
     import numpy as np
 
     from jaxpaint.data import loader
+    from jaxpaint.evaluation import mean_se
     from jaxpaint.metrics import pose as pose_metrics
     from jaxpaint.pose_evaluator import PoseEvaluator
     from tqdm import tqdm
@@ -73,9 +75,8 @@ def pose_scores(model_dir: Path, data_dir: str, dataset: str, batch_size: int = 
                                                  batch["image"].shape[1:3])))
     result = {"split": "test", "images": int(sum(len(p) for p in pck))}
     for key, values in (("pck", np.concatenate(pck)), ("wnjd", np.concatenate(wnjd))):
-        values = values[np.isfinite(values)]
-        result[key] = round(float(values.mean()), 4)
-        result[f"{key}_se"] = round(float(values.std(ddof=1) / np.sqrt(len(values))), 4)
+        mean, se = mean_se(values)
+        result[key], result[f"{key}_se"] = round(mean, 4), round(se, 4)
     return result
 
 
@@ -87,6 +88,7 @@ def inpainter_scores(workdir: Path, method: str, data_dir: str, dataset: str, po
     results = evaluate_method(method, str(workdir), data_dir, dataset, "test", pose_model, out=str(out), lpips=False)
     scores = {"split": "test", "images": results["num_images"]}
     scores.update({k: round(float(v), 4) for k, v in results["means"].items() if v is not None})
+    scores.update({f"{k}_se": round(v, 4) for k, v in results["standard_errors"].items() if math.isfinite(v)})
     return scores
 
 

@@ -114,6 +114,7 @@ def run_main_job(args, workdir: Path, data_dir: Path, num_examples, dataset: str
     from jaxpaint.commands.evaluate import evaluate_method
     from jaxpaint.data import builder
     from jaxpaint.data.images import write_bytes_atomic
+    from jaxpaint.evaluation import REFERENCE, reference_scores, table_row
     from jaxpaint.report.tables import results_markdown
     from jaxpaint.report.html import write_report_html
     from jaxpaint.train.loop import train_and_evaluate
@@ -139,19 +140,18 @@ def run_main_job(args, workdir: Path, data_dir: Path, num_examples, dataset: str
     print(f"U-Net in {unet_dir} ({time.perf_counter() - t:.0f} s)")
 
     t = _stage("5/5 evaluation on the test split")
-    rows, original = [], None
     evaluations = [(name, workdir / name, (), name) for name in BASELINES] + [
         ("context_encoder", ce_dir, (), "context_encoder"),
         ("context_encoder", ce_dir, ("--config.inpaint.blend=poisson",), "context_encoder_poisson"),
         ("unet", unet_dir, (), "unet"),
     ]
-    for method, method_dir, overrides, out_name in evaluations:
-        results = evaluate_method(method, str(method_dir), str(data_dir), dataset, "test", str(pose_dir),
-                                  limit=args.eval_limit, out=str(workdir / "eval" / out_name), overrides=overrides)
-        rows.append({"method": results["method"], **results["means"]})
-        original = original or results["original"]
-    rows.insert(0, original)
-    n = results["num_images"]
+    evaluated = [evaluate_method(method, str(method_dir), str(data_dir), dataset, "test", str(pose_dir),
+                                 limit=args.eval_limit, out=str(workdir / "eval" / out_name), overrides=overrides)
+                 for method, method_dir, overrides, out_name in evaluations]
+    reference = next((r for r in evaluated if r["method"] == REFERENCE), None)
+    rows = [evaluated[0]["original"]] + [
+        table_row(r["method"], r["means"], r["per_image"], reference_scores(r, reference)) for r in evaluated]
+    n = evaluated[-1]["num_images"]
     note = (f"{n} test images of `{dataset}`; DSSIM, MSE and PSNR per block, averaged per image, then over images. "
             "LPIPS (VGG-16, AlexNet) compares the whole composite with the original. WNJD and PCK@0.2 use the pose evaluator trained in `pose/`; WNJD vs orig. pose compares with the pose "
             f"predicted on the unmasked image. Seed {args.seed}.")

@@ -140,6 +140,24 @@ def evaluate_entry(entry, workdir, out_dir, data_dir, dataset, pose_model, max_i
     return results
 
 
+def suite_rows(evaluated: dict[str, dict], dataset: str) -> list[dict]:
+    """The table's rows from each entry's results (evaluated now or read back from results.json, older
+    files included): the unmasked originals first (from the first entry scored on the suite's dataset),
+    then one row per entry with its image count, standard errors and paired differences from the
+    diffusion entry where it scored the same dataset split."""
+    from jaxpaint.commands.evaluate import ORIGINAL
+    from jaxpaint.evaluation import REFERENCE, reference_scores, table_row
+
+    reference = evaluated.get(REFERENCE)
+    rows = [{**table_row(name, results["means"], results["per_image"], reference_scores(results, reference)),
+             "images": results["num_images"]} for name, results in evaluated.items()]
+    first = next((r for r in evaluated.values() if r.get("original") and r["dataset"] == dataset), None)
+    if first is not None:
+        rows.insert(0, {**table_row(ORIGINAL, first["original"], first["original_per_image"]),
+                        "images": first["num_images"]})
+    return rows
+
+
 def comparison_grid(names: list[str], eval_dir: Path, out_path: Path) -> Path | None:
     """The same first test images inpainted by every entry, side by side (thesis Fig. 19)."""
     from jaxpaint.report.grids import save_grid
@@ -251,7 +269,7 @@ def run_suite(args, suite: dict | None = None) -> int:
             status[name] = train_or_load(config, runs_dir / name, name)
         trained = {name: runs_dir / name for name in configs}
 
-        rows, original, used = [], None, {}
+        evaluated = {}
         for name, entry in entries.items():
             cap = min(c for c in (args.max_test_images, entry.get("max_test_images")) if c) if (
                 args.max_test_images or entry.get("max_test_images")) else None
@@ -263,14 +281,10 @@ def run_suite(args, suite: dict | None = None) -> int:
                     if n == name or str(d) in " ".join(overrides)}
             key = {"entry": entry, "overrides": overrides, "dataset": entry.get("dataset", dataset), "runs": runs,
                    "pose_model": str(pose_model) if pose_model else None, "max_test_images": cap}
-            results = evaluate_entry(entry, workdir, eval_dir / name, data_dir, entry.get("dataset", dataset),
-                                     pose_model, cap, overrides, key)
-            used[name] = results["num_images"]
-            rows.append({"method": name, "images": results["num_images"], **results["means"]})
-            if original is None and results.get("original") and entry.get("dataset", dataset) == dataset:
-                original = {**results["original"], "images": results["num_images"]}
-        if original:
-            rows.insert(0, original)
+            evaluated[name] = evaluate_entry(entry, workdir, eval_dir / name, data_dir, entry.get("dataset", dataset),
+                                             pose_model, cap, overrides, key)
+        rows = suite_rows(evaluated, dataset)
+        used = {name: results["num_images"] for name, results in evaluated.items()}
 
         figs = figures(suite_dir, trained, args.tune_dir or [])
         grid = comparison_grid(list(entries), eval_dir, suite_dir / "figures" / "comparison.png")

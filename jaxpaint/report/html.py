@@ -10,16 +10,16 @@ import html
 import math
 from pathlib import Path
 
-from jaxpaint.report.tables import _cell, header, present_columns
+from jaxpaint.report.tables import full_note, header, present_columns, row_cells
 
 
 def table_html(rows: list[dict]) -> str:
-    """The results table (the same columns and formats as results.md)."""
+    """The results table (the same columns, formats and ± standard errors as results.md)."""
     present = present_columns(rows)
     head = "".join(f"<th>{html.escape(header(h, low))}</th>" for _, h, _, low in present)
     body = []
     for row in rows:
-        cells = "".join(f"<td>{_cell(row.get(key), fmt)}</td>" for key, _, fmt, _ in present)
+        cells = "".join(f"<td>{cell}</td>" for cell in row_cells(row, present))
         body.append(f"<tr><th>{html.escape(str(row['method']))}</th>{cells}</tr>")
     return f"<table><tr><th>method</th>{head}</tr>{''.join(body)}</table>"
 
@@ -44,9 +44,10 @@ def write_report_html(out_path, title: str, rows: list[dict], note: str, figures
 
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>", table_html(rows),
-             f"<p>{html.escape(note)}</p>"]
+             f"<p>{html.escape(full_note(rows, note))}</p>"]
     for heading, extra_rows, extra_note in tables:
-        parts += [f"<h2>{html.escape(heading)}</h2>", table_html(extra_rows), f"<p>{html.escape(extra_note)}</p>"]
+        parts += [f"<h2>{html.escape(heading)}</h2>", table_html(extra_rows),
+                  f"<p>{html.escape(full_note(extra_rows, extra_note))}</p>"]
     parts.append("<h2>Figures</h2>")
     parts += [image_html(path, caption) for caption, path in figures]
     parts.append("</body></html>\n")
