@@ -26,18 +26,18 @@ DEFAULT_CHUNK = 32
 class PoseEvaluator:
     """Predicts joints with the last stack of a trained hourglass, jitted per image size."""
 
-    def __init__(self, config, params, batch_stats, chunk: int = DEFAULT_CHUNK, source: str = "<memory>"):
+    def __init__(self, config, variables: dict, chunk: int = DEFAULT_CHUNK, source: str = "<memory>"):
+        """variables: params, batch_stats and, for a backbone config, "backbone" (as `load_trained` gives)."""
         from jaxpaint.methods import pose as pose_method
 
         self.config = config
         self.chunk = int(chunk)
         self.source = source
-        self._params = params
-        self._batch_stats = batch_stats
+        self.variables = variables
 
-        def predict_float(params, batch_stats, images_u8):
-            images = to_model(images_u8)
-            return pose_method.predict_joints(config, params, batch_stats, images)
+        def predict_float(variables, images_u8):
+            return pose_method.predict_joints(config, variables["params"], variables["batch_stats"],
+                                              to_model(images_u8), variables.get("backbone"))
 
         self._predict = jax.jit(predict_float)
 
@@ -47,10 +47,10 @@ class PoseEvaluator:
         replaces the run's model.peak_threshold (the heatmap peak below which a joint is not found)."""
         from jaxpaint.methods import pose as pose_method
 
-        config, params, batch_stats = pose_method.load_trained(workdir)
+        config, variables = pose_method.load_trained(workdir)
         if peak_threshold is not None:
             config.model.peak_threshold = float(peak_threshold)
-        return cls(config, params, batch_stats, chunk=chunk, source=str(workdir))
+        return cls(config, variables, chunk=chunk, source=str(workdir))
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """uint8 (B, S, S, 3) -> xy float32 (B, 19, 2) in the images' pixels, present bool (B, 19)."""
@@ -63,7 +63,7 @@ class PoseEvaluator:
         xy_parts, present_parts = [], []
         for start in range(0, len(images), self.chunk):
             part = images[start:start + self.chunk]
-            xy, present = jax.device_get(self._predict(self._params, self._batch_stats, pad_to(part, self.chunk)))
+            xy, present = jax.device_get(self._predict(self.variables, pad_to(part, self.chunk)))
             xy_parts.append(np.asarray(xy[: len(part)], np.float32))
             present_parts.append(np.asarray(present[: len(part)], bool))
         if not xy_parts:

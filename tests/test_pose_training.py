@@ -91,8 +91,8 @@ def test_evaluator_restores_the_run_and_predicts_in_the_callers_pixels(trained_r
     # Larger images are resized for the network and the joints mapped back to their pixels.
     big = images.repeat(2, axis=1).repeat(2, axis=2)
     big_xy, big_present = evaluator.predict(big)
-    direct = pose_method.predict_joints(evaluator.config, evaluator._params, evaluator._batch_stats,
-                                        jnp.asarray(big, jnp.float32) / 127.5 - 1.0)
+    direct = pose_method.predict_joints(evaluator.config, evaluator.variables["params"],
+                                        evaluator.variables["batch_stats"], jnp.asarray(big, jnp.float32) / 127.5 - 1.0)
     np.testing.assert_array_equal(big_present, np.asarray(direct[1]))
     np.testing.assert_allclose(big_xy, np.asarray(direct[0]), atol=1e-4)
     assert np.all((big_xy >= 0) & (big_xy <= 127)) and big_xy[big_present].max() > 63

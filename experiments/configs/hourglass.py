@@ -12,6 +12,8 @@ Variants:
   quick  the main job's evaluator (`make run`, synthetic 128 px humans): 1 stack ×
          32 features on images downsized to 64 px, about 2 minutes on a 2-core CPU.
   tiny   tests only: 1 stack, 8 features, depth 2, 64 px, a few steps.
+  lspet_vgg  the LSPET evaluator on pretrained features (beyond the thesis): hourglass stacks on frozen
+         ImageNet VGG-16 relu4_3 + relu5_3, computed once per training crop; flip averaging at test time.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ def base_config() -> ml_collections.ConfigDict:
     # A weaker heatmap peak means "joint not found". Kept low: WNJD charges a labelled joint
     # with no prediction the whole image diagonal, and briefly trained nets have weak peaks.
     c.model.peak_threshold = 0.01
+    c.model.backbone = "none"        # "vgg16": the stacks stand on frozen ImageNet VGG-16 features
+    c.model.backbone_layers = ()     # its layers, e.g. ("relu4_3", "relu5_3")
+    c.model.cache_features = False   # compute each training crop's features once, augment the feature maps
+    c.model.flip_test = False        # average the heatmaps of the image and its mirror
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "rmsprop"
@@ -91,6 +97,23 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         c.preview_every = 2000
         c.eval_batches = 16
         return c
+    if variant == "lspet_vgg":
+        c.data.dataset = "lspet_128_seed0"
+        c.model.backbone = "vgg16"
+        c.model.backbone_layers = ("relu4_3", "relu5_3")
+        c.model.cache_features = True
+        c.model.flip_test = True
+        c.model.num_stacks = 2
+        c.model.features = 64
+        c.model.depth = 3
+        c.model.input_size = 128
+        c.optim.learning_rate = 1e-3
+        c.num_steps = 5000
+        c.eval_every = 500
+        c.checkpoint_every = 500
+        c.preview_every = 2000
+        c.eval_batches = 8
+        return c
     if variant == "quick":
         c.model.num_stacks = 1
         c.model.features = 32
@@ -120,4 +143,4 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         c.preview_every = 4
         c.eval_batches = 1
         return c
-    raise KeyError(f"unknown variant {variant!r}; choose full, small, lspet, quick or tiny")
+    raise KeyError(f"unknown variant {variant!r}; choose full, small, lspet, lspet_vgg, quick or tiny")

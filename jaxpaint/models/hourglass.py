@@ -96,19 +96,53 @@ class StackedHourglass(nn.Module):
         x = nn.max_pool(x, (2, 2), strides=(2, 2))
         x = Residual(max(self.features // 2, 1))(x, train)
         x = Residual(self.features)(x, train)
+        return stacked_heatmaps(x, self.num_stacks, self.depth, self.features, self.num_joints, train)
 
-        heatmaps = []
-        for stack in range(self.num_stacks):
-            y = Hourglass(self.depth, self.features)(x, train)
-            y = Residual(self.features)(y, train)
-            y = nn.relu(_norm(train)(nn.Conv(self.features, (1, 1))(y)))
-            heatmap = nn.Conv(self.num_joints, (1, 1))(y)
-            heatmaps.append(heatmap)
-            if stack < self.num_stacks - 1:
-                # Intermediate supervision: the next stack sees this stack's
-                # features and its heatmaps, both remapped to the feature width.
-                x = x + nn.Conv(self.features, (1, 1))(y) + nn.Conv(self.features, (1, 1))(heatmap)
-        return jnp.stack(heatmaps)
+
+def stacked_heatmaps(x: jax.Array, num_stacks: int, depth: int, features: int, num_joints: int,
+                     train: bool) -> jax.Array:
+    """The hourglass stacks on stem features x (B, h, w, features) -> heatmaps (num_stacks, B, h, w, num_joints).
+
+    Called inside a parent's compact __call__, so the layers it makes belong to (and are named in) the parent.
+    """
+    heatmaps = []
+    for stack in range(num_stacks):
+        y = Hourglass(depth, features)(x, train)
+        y = Residual(features)(y, train)
+        y = nn.relu(_norm(train)(nn.Conv(features, (1, 1))(y)))
+        heatmap = nn.Conv(num_joints, (1, 1))(y)
+        heatmaps.append(heatmap)
+        if stack < num_stacks - 1:
+            # Intermediate supervision: the next stack sees this stack's
+            # features and its heatmaps, both remapped to the feature width.
+            x = x + nn.Conv(features, (1, 1))(y) + nn.Conv(features, (1, 1))(heatmap)
+    return jnp.stack(heatmaps)
+
+
+class BackboneHourglass(nn.Module):
+    """Hourglass stacks on frozen pretrained features instead of the stem (beyond the thesis).
+
+    The input is a tuple of feature maps of one image batch (for VGG-16: relu4_3 at stride 8, relu5_3 at
+    stride 16). Each is mapped to `features` channels by a 1×1 conv and resized (bilinear) to the heatmap
+    grid, input / 4; their sum goes through the same stacks as StackedHourglass.
+    """
+
+    num_stacks: int = 2
+    features: int = 128
+    depth: int = 3
+    heat_size: int = 32
+    num_joints: int = NUM_TYPES
+
+    @nn.compact
+    def __call__(self, feature_maps: tuple, train: bool = False) -> jax.Array:
+        """feature_maps: tuple of (B, h_i, w_i, C_i) -> heatmaps (num_stacks, B, heat, heat, num_joints)."""
+        check_input_size(self.heat_size * STEM_STRIDE, self.depth)
+        x = 0.0
+        for maps in feature_maps:
+            y = nn.Conv(self.features, (1, 1))(maps.astype(jnp.float32))
+            x = x + jax.image.resize(y, (y.shape[0], self.heat_size, self.heat_size, self.features), "bilinear")
+        x = Residual(self.features)(nn.relu(_norm(train)(x)), train)
+        return stacked_heatmaps(x, self.num_stacks, self.depth, self.features, self.num_joints, train)
 
 
 def check_input_size(size: int, depth: int) -> None:
@@ -118,8 +152,16 @@ def check_input_size(size: int, depth: int) -> None:
         raise ValueError(f"hourglass input size {size} must be a multiple of {multiple} (4 · 2**depth, depth={depth})")
 
 
-def from_config(model_config) -> StackedHourglass:
-    """The network described by a config's `model` section (num_stacks, features, depth)."""
+def from_config(model_config) -> nn.Module:
+    """The network described by a config's `model` section (num_stacks, features, depth; with
+    backbone = "vgg16", the stacks on pretrained features at input_size / 4)."""
+    if model_config.get("backbone", "none") != "none":
+        return BackboneHourglass(
+            num_stacks=int(model_config.num_stacks),
+            features=int(model_config.features),
+            depth=int(model_config.depth),
+            heat_size=int(model_config.input_size) // STEM_STRIDE,
+        )
     return StackedHourglass(
         num_stacks=int(model_config.num_stacks),
         features=int(model_config.features),

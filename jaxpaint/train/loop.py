@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxpaint.data.loader import PRECOMPUTED_KEYS
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.ops.pixels import to_model
 from jaxpaint.engine import checkpoint as ckpt
@@ -52,8 +53,9 @@ def to_model_batch(batch: dict[str, jax.Array]) -> dict[str, jax.Array]:
     """The device batch a method sees: `image` as float32 in [-1, 1], other keys unchanged."""
     out = dict(batch)
     out["image"] = to_model(batch["image"])
-    if "filled" in out:  # a precomputed input fill, kept in float16 on the host
-        out["filled"] = out["filled"].astype(jnp.float32)
+    for key in PRECOMPUTED_KEYS:  # arrays computed once per example, kept in float16 on the host
+        if key in out:
+            out[key] = out[key].astype(jnp.float32)
     return out
 
 
