@@ -19,11 +19,12 @@ from typing import Callable, Iterable
 import numpy as np
 from tqdm import tqdm
 
+from jaxpaint.report.tables import REFERENCE
+
 Inpainter = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 SE_KEYS = ("wnjd", "pck")  # means shown with their standard error
 PAIRED_KEYS = ("dssim", "wnjd")  # compared image by image with the reference fill
-REFERENCE = "diffusion"  # the label of the reference fill's row
 
 
 @dataclasses.dataclass

@@ -18,11 +18,12 @@ import pose_toy_data  # tests/ is on sys.path under pytest (no package __init__)
 
 
 def backbone_config():
-    """hourglass:tiny on VGG-16 relu3_3 + relu4_3 (strides 4 and 8: 16 × 16 and 8 × 8 at 64 px)."""
+    """hourglass:tiny on VGG-16 relu2_2 + relu3_3 (strides 2 and 4: 32 × 32 and 16 × 16 at 64 px; the
+    shallowest layers at two strides keep the compiled VGG small)."""
     config = load_config("hourglass:tiny")
     config.data.examples_fn = "pose_toy_data:examples"
     config.model.backbone = "vgg16"
-    config.model.backbone_layers = ("relu3_3", "relu4_3")
+    config.model.backbone_layers = ("relu2_2", "relu3_3")
     config.model.cache_features = True
     config.async_checkpoint = False
     return config
@@ -115,7 +116,7 @@ def test_the_feature_cache_holds_each_crops_features_and_trains_as_the_live_feat
         rows = np.stack([cached[i][name] for i in range(4)]).astype(np.float32)
         assert rows.dtype == np.float32 and rows.shape == values.shape
         np.testing.assert_allclose(rows, np.asarray(values), rtol=2e-3, atol=2e-3)
-    last = cached[len(source) - 1]["relu4_3"].astype(np.float32)
+    last = cached[len(source) - 1]["relu3_3"].astype(np.float32)
     alone = pose_method.backbone_features(config, frozen["backbone"],
                                           jnp.asarray(source[-1]["image"][None], jnp.float32) / 127.5 - 1.0)[1]
     np.testing.assert_allclose(last, np.asarray(alone)[0], rtol=2e-3, atol=2e-3)

@@ -14,6 +14,7 @@ from jaxpaint import releases
 from jaxpaint.cli import main
 from jaxpaint.config import load_config
 from jaxpaint.data.images import load_rgb, save_png_atomic
+from jaxpaint.data.joints import JOINT_TYPES, SLOT_TYPE
 from jaxpaint.engine import checkpoint as ckpt
 from jaxpaint.inference import restore_run
 from jaxpaint.methods import pose as pose_method
@@ -163,6 +164,12 @@ def test_release_of_a_pose_run_scores_it(tmp_path, tiny_dataset):
     pck = np.asarray(pose_metrics.pck(xy, present, true_xy, true_present, alpha=0.2))
     assert card["scores"]["images"] == len(test)
     assert card["scores"]["pck"] == pytest.approx(np.nanmean(pck), abs=1e-4)
+    # Per joint type: the correct fraction of every labelled joint of that type, counted here slot by slot.
+    correct = np.asarray(pose_metrics.correct_joints(xy, present, true_xy, true_present, alpha=0.2))
+    for name, value in card["scores"]["pck_per_type"].items():
+        slots = [s for s, t in enumerate(SLOT_TYPE) if JOINT_TYPES[t] == name]
+        assert value == pytest.approx(correct[:, slots].sum() / true_present[:, slots].sum(), abs=1e-4), name
+    assert set(card["scores"]["pck_per_type"]) == {JOINT_TYPES[t] for t in SLOT_TYPE[true_present.any(axis=0)]}
     assert card["weights"]["sha256"] == (tmp_path / "a" / ckpt.DIGEST_FILE).read_text().split()[0]
 
 

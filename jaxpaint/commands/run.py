@@ -114,7 +114,8 @@ def run_main_job(args, workdir: Path, data_dir: Path, num_examples, dataset: str
     from jaxpaint.commands.evaluate import evaluate_method
     from jaxpaint.data import builder
     from jaxpaint.data.images import write_bytes_atomic
-    from jaxpaint.evaluation import REFERENCE, reference_scores, table_row
+    from jaxpaint.evaluation import reference_scores, table_row
+    from jaxpaint.report.tables import REFERENCE
     from jaxpaint.report.tables import results_markdown
     from jaxpaint.report.html import write_report_html
     from jaxpaint.train.loop import train_and_evaluate

@@ -146,7 +146,8 @@ def suite_rows(evaluated: dict[str, dict], dataset: str) -> list[dict]:
     then one row per entry with its image count, standard errors and paired differences from the
     diffusion entry where it scored the same dataset split."""
     from jaxpaint.commands.evaluate import ORIGINAL
-    from jaxpaint.evaluation import REFERENCE, reference_scores, table_row
+    from jaxpaint.evaluation import reference_scores, table_row
+    from jaxpaint.report.tables import REFERENCE
 
     reference = evaluated.get(REFERENCE)
     rows = [{**table_row(name, results["means"], results["per_image"], reference_scores(results, reference)),

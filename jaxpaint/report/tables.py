@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from jaxpaint.evaluation import REFERENCE
+REFERENCE = "diffusion"  # the label of the reference fill's row: paired differences are taken from it
 
 # Column key, header, format, and whether lower is better (for the arrow in the header).
 COLUMNS = (
