@@ -88,6 +88,18 @@ def test_evaluator_restores_the_run_and_predicts_in_the_callers_pixels(trained_r
     singles = [evaluator.predict(image[None]) for image in images[:2]]
     np.testing.assert_array_equal(np.concatenate([p for _, p in singles]), present[:2])
     np.testing.assert_allclose(np.concatenate([x for x, _ in singles]), xy[:2], atol=1e-4)
+    # A chunk seen before is answered from memory; a changed chunk is predicted again.
+    calls = []
+    predict = evaluator._predict
+    evaluator._predict = lambda *args: calls.append(1) or predict(*args)
+    again_xy, again_present = evaluator.predict(images)
+    assert not calls
+    np.testing.assert_array_equal(again_xy, xy) and np.testing.assert_array_equal(again_present, present)
+    again_xy[:] = -1  # the caller's copy, not the remembered one
+    changed = images.copy()
+    changed[4, 0, 0] ^= 1
+    evaluator.predict(changed)
+    assert len(calls) == 1 and np.array_equal(evaluator.predict(images)[0], xy)
     # Larger images are resized for the network and the joints mapped back to their pixels.
     big = images.repeat(2, axis=1).repeat(2, axis=2)
     big_xy, big_present = evaluator.predict(big)
