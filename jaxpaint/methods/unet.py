@@ -28,7 +28,8 @@ Pose awareness (beyond both sources), two independent options:
 - `loss.pose_weight` γ adds γ·L_pose: the mean squared difference between the last-stack
   heatmaps of a frozen, trained Stacked Hourglass (the pose evaluator's run in
   `pose.workdir`) on the composite and on the real image; its gradient reaches the
-  generator through the hole pixels of the composite. γ = 0 (the default) drops the
+  generator through the hole pixels of the composite. The real image's heatmaps are
+  computed before the gradient, in the same forward pass as the conditioning's. γ = 0 (the default) drops the
   term statically: no hourglass is loaded or run.
 - `model.pose_condition = True` gives the generator 12 more input channels: the
   hourglass's heatmaps (one per joint type) of its input image (holes filled as above),
@@ -204,21 +205,31 @@ def pose_heatmaps(config, images: jax.Array, hourglass_variables: dict) -> jax.A
                                           pose_method.resize_images(images, size))
 
 
-def pose_loss(config, shown, target, hourglass_variables) -> jax.Array:
-    """Mean squared difference of the hourglass's heatmaps of `shown` and of `target` (gradient through `shown`)."""
-    both = pose_heatmaps(config, jnp.concatenate([shown, target]), hourglass_variables)
-    n = shown.shape[0]
-    return jnp.mean(jnp.square(both[:n] - jax.lax.stop_gradient(both[n:])))
+def pose_loss(config, shown, target_heatmaps, hourglass_variables) -> jax.Array:
+    """Mean squared difference of the hourglass's heatmaps of `shown` and the real image's heatmaps
+    `target_heatmaps` (`pose_heatmaps` of it, computed once outside the gradient)."""
+    heatmaps = pose_heatmaps(config, shown, hourglass_variables)
+    return jnp.mean(jnp.square(heatmaps - jax.lax.stop_gradient(target_heatmaps)))
 
 
-def with_pose_input(config, batch: dict, frozen) -> dict:
-    """The batch with what a pose-conditioned generator sees besides the image: the filled image ("filled")
-    and the hourglass's heatmaps of it resized to the image size ("pose_heatmaps"); unchanged otherwise."""
-    if not pose_conditioned(config):
+def with_pose_input(config, batch: dict, frozen, *, targets: bool = True) -> dict:
+    """The batch with what the pose options read, computed by one forward pass of the frozen hourglass and
+    no gradient: for model.pose_condition the filled image ("filled") and its heatmaps resized to the image
+    size ("pose_heatmaps"); for the pose loss, unless `targets` is False (prediction), the real image's
+    heatmaps ("pose_target"). Unchanged when both are off, or when the batch already has them."""
+    wanted = {}
+    if pose_conditioned(config) and "pose_heatmaps" not in batch:
+        batch = {**batch, "filled": batch_fill(config, batch)}
+        wanted["pose_heatmaps"] = batch["filled"]
+    if targets and uses_pose_loss(config) and "pose_target" not in batch:
+        wanted["pose_target"] = batch["image"]
+    if not wanted:
         return batch
-    filled = batch_fill(config, batch)
-    heatmaps = pose_heatmaps(config, filled, frozen["hourglass"])
-    return {**batch, "filled": filled, "pose_heatmaps": pose_method.resize_images(heatmaps, filled.shape[1])}
+    heatmaps = pose_heatmaps(config, jnp.concatenate(list(wanted.values())), frozen["hourglass"])
+    out = dict(zip(wanted, jnp.split(heatmaps, len(wanted))))
+    if "pose_heatmaps" in out:
+        out["pose_heatmaps"] = pose_method.resize_images(out["pose_heatmaps"], batch["image"].shape[1])
+    return {**batch, **out}
 
 
 def load_hourglass(config) -> dict:
@@ -246,7 +257,7 @@ def terms(config, fake, shown, batch, frozen) -> dict[str, jax.Array]:
     if uses_perceptual(config):
         out["perc"] = perceptual_loss(config, shown, batch["image"], frozen["vgg16"])
     if uses_pose_loss(config):
-        out["pose"] = pose_loss(config, shown, batch["image"], frozen["hourglass"])
+        out["pose"] = pose_loss(config, shown, batch["pose_target"], frozen["hourglass"])
     return out
 
 
@@ -276,7 +287,7 @@ def train_step(config, state: TrainState, batch: dict, frozen=None, *, phase: st
 
 def predict(config, state: TrainState, batch: dict, frozen=None) -> jax.Array:
     """The generator's predicted image (B, S, S, 3) in [-1, 1], in inference mode (BN running averages)."""
-    return image_of(gan.generate(SPEC, config, state, with_pose_input(config, batch, frozen), None))
+    return image_of(gan.generate(SPEC, config, state, with_pose_input(config, batch, frozen, targets=False), None))
 
 
 def eval_step(config, state: TrainState, batch: dict, frozen=None) -> dict[str, jax.Array]:
@@ -296,7 +307,8 @@ def eval_step(config, state: TrainState, batch: dict, frozen=None) -> dict[str, 
         metrics.update(block_metrics(result_u8, target_u8, batch["blocks"], batch["num_blocks"]))
     if frozen and "hourglass" in frozen:
         shown = composite(prediction, batch["image"], batch["hole"])
-        metrics["pose_loss"] = pose_loss(config, shown, batch["image"], frozen["hourglass"])
+        target = pose_heatmaps(config, batch["image"], frozen["hourglass"])
+        metrics["pose_loss"] = pose_loss(config, shown, target, frozen["hourglass"])
     return metrics
 
 
