@@ -7,8 +7,9 @@
 
 The settings are unet:lspet with γ = 0 or 4 (loss.pose_weight) and the hourglass's heatmaps as inputs off
 or on (model.pose_condition), on one batch of the config's size (LSPET's first training batch with
---data-dir, noise without), each step jitted as the trainer jits it, the harmonic fill inside it. Prints the seconds a step (median of the rounds), the ratio to the plain step, and
-round(plain_steps / ratio): the from-scratch ablation's num_steps for each setting.
+--data-dir, noise without), each step jitted as the trainer jits it, the harmonic fill inside it. Prints the seconds a step (median of the rounds), the ratio to the
+plain step (median over the rounds of the ratio within each round: on a shared machine the load drifts
+between rounds), and round(plain_steps / ratio): the from-scratch ablation's num_steps for each setting.
 """
 
 from __future__ import annotations
@@ -96,10 +97,12 @@ def main(argv=None) -> dict:
             run(args.steps)
             rounds[name].append((time.perf_counter() - start) / args.steps)
     seconds = {name: statistics.median(r) for name, r in rounds.items()}
+    # Each round times the settings back to back, so its ratios share the machine's load of the moment.
+    ratios = {name: statistics.median(a / b for a, b in zip(r, rounds["plain"])) for name, r in rounds.items()}
     figures = {"settings": {name: {"pose_weight": SETTINGS[name][0], "pose_condition": SETTINGS[name][1],
                                    "seconds_per_step": seconds[name], "seconds_per_step_rounds": rounds[name],
-                                   "ratio_to_plain": seconds[name] / seconds["plain"],
-                                   "equal_time_steps": round(args.plain_steps * seconds["plain"] / seconds[name])}
+                                   "ratio_to_plain": ratios[name],
+                                   "equal_time_steps": round(args.plain_steps / ratios[name])}
                             for name in SETTINGS},
                "pose_workdir": args.pose_workdir, "data_dir": args.data_dir, "plain_steps": args.plain_steps, "timed_steps": args.steps,
                "rounds": args.rounds, "machine": machine_info()}
