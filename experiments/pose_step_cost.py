@@ -7,9 +7,9 @@
 
 The settings are unet:lspet with γ = 0 or 4 (loss.pose_weight) and the hourglass's heatmaps as inputs off
 or on (model.pose_condition), on one batch of the config's size (LSPET's first training batch with
---data-dir, noise without), each step jitted as the trainer jits it, the harmonic fill inside it. Prints the seconds a step (median of the rounds), the ratio to the
-plain step (median over the rounds of the ratio within each round: on a shared machine the load drifts
-between rounds), and round(plain_steps / ratio): the from-scratch ablation's num_steps for each setting.
+--data-dir, noise without), each step jitted as the trainer jits it, the harmonic fill inside it.
+Prints the seconds a step (median of the rounds), the ratio to the plain step (median over the rounds of
+the ratio within each round: on a shared machine the load drifts between rounds), and round(plain_steps / ratio): the from-scratch ablation's num_steps for each setting.
 """
 
 from __future__ import annotations
