@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""The from-scratch pose-aware ablation's table, read from a Table 3 suite folder: each row's DSSIM, MSE,
+LPIPS, WNJD and PCK, their paired differences from the plain row on the same test crops (mean ± standard
+error of the per-crop difference), its steps and its training minutes.
+
+    python experiments/pose_ablation.py runs/table3_vgg [--rows scratch_plain,scratch_pose,...] \\
+        [--reference scratch_plain]
+
+The suite's entries scratch_plain, scratch_pose, scratch_cond and scratch_pose_cond (experiments/suites/
+table3.py) train γ ∈ {0, 4} × heatmap inputs {off, on} from scratch at equal wall-clock; run them with
+`jaxpaint run --suite table3 --source lspet --pose-model POSE_RUN --entries scratch_plain,...` first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from jaxpaint.evaluation import mean_se, paired_difference
+
+ROWS = "scratch_plain,scratch_pose,scratch_cond,scratch_pose_cond"
+PAIRED = ("dssim", "wnjd")
+
+
+def training(run: Path) -> tuple[int, float]:
+    """(last step, minutes from the first start to the last logged record) of a run folder."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    starts = [json.loads(line)["started"] for line in (run / "writers.jsonl").read_text().splitlines() if line.strip()]
+    return max(r["step"] for r in records), (max(r["time"] for r in records) - min(starts)) / 60.0
+
+
+def rows(suite: Path, names: list[str], reference: str) -> list[dict]:
+    results = {name: json.loads((suite / "eval" / name / "results.json").read_text()) for name in names}
+    base = results[reference]["per_image"]
+    out = []
+    for name in names:
+        config = json.loads((suite / "runs" / name / "config.json").read_text())
+        per_image = results[name]["per_image"]
+        row = {"name": name, "pose_weight": config["loss"].get("pose_weight", 0.0),
+               "pose_condition": config["model"].get("pose_condition", False),
+               "images": results[name]["num_images"], **results[name]["means"]}
+        row["wnjd_se"], row["pck_se"] = mean_se(per_image["wnjd"])[1], mean_se(per_image["pck"])[1]
+        for key in PAIRED:
+            row[f"{key}_vs_plain"], row[f"{key}_vs_plain_se"] = paired_difference(per_image[key], base[key])
+        row["steps"], row["minutes"] = training(suite / "runs" / name)
+        out.append(row)
+    return out
+
+
+def markdown(table: list[dict], reference: str) -> str:
+    lines = ["| γ | heatmap inputs | steps | minutes | DSSIM ↓ | ΔDSSIM | MSE ↓ | LPIPS (VGG) ↓ | WNJD ↓ | ΔWNJD | PCK@0.2 ↑ |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in table:
+        delta = (lambda k: "–") if r["name"] == reference else (
+            lambda k: f"{r[f'{k}_vs_plain']:+.4f} ± {r[f'{k}_vs_plain_se']:.4f}")
+        lines.append(f"| {r['pose_weight']:g} | {'yes' if r['pose_condition'] else '–'} | {r['steps']} | "
+                     f"{r['minutes']:.1f} | {r['dssim']:.4f} | {delta('dssim')} | {r['mse']:.4f} | {r['lpips_vgg']:.4f} | "
+                     f"{r['wnjd']:.4f} ± {r['wnjd_se']:.4f} | {delta('wnjd')} | {r['pck']:.3f} ± {r['pck_se']:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suite", type=Path, help="the suite folder (its eval/ and runs/)")
+    parser.add_argument("--rows", default=ROWS, help="entry names, the reference among them")
+    parser.add_argument("--reference", default="scratch_plain", help="the row the others are paired with")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.rows.split(",") if n.strip()]
+    missing = [n for n in names if not (args.suite / "eval" / n / "results.json").is_file()]
+    if missing or args.reference not in names:
+        parser.error(f"{args.suite}: no evaluation of {', '.join(missing)}" if missing
+                     else f"--reference {args.reference} is not among --rows")
+    print(markdown(rows(args.suite, names, args.reference), args.reference))
+
+
+if __name__ == "__main__":
+    main()
