@@ -1,0 +1,57 @@
+"""experiments/pose_ablation.py: the ablation table's paired differences, steps and minutes, from a suite
+folder written here by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "pose_ablation.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("pose_ablation", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_row(suite: Path, name: str, dssim, wnjd, pose_weight=0.0, condition=False, steps=10, start=100.0):
+    out, run = suite / "eval" / name, suite / "runs" / name
+    out.mkdir(parents=True)
+    run.mkdir(parents=True)
+    per_image = {"dssim": dssim, "wnjd": wnjd, "pck": [0.5] * len(dssim)}
+    means = {"dssim": sum(dssim) / len(dssim), "wnjd": sum(w for w in wnjd if w is not None) / 3,
+             "mse": 0.03, "lpips_vgg": 0.13, "pck": 0.5}
+    (out / "results.json").write_text(json.dumps({"num_images": len(dssim), "means": means, "per_image": per_image}))
+    (run / "config.json").write_text(json.dumps({"loss": {"pose_weight": pose_weight},
+                                                 "model": {"pose_condition": condition}}))
+    (run / "writers.jsonl").write_text(json.dumps({"started": start}) + "\n")
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps({"step": s, "time": start + 6.0 * s}) for s in (5, steps)))
+
+
+def test_rows_pair_each_crop_with_the_plain_row(tmp_path):
+    script = load_script()
+    write_row(tmp_path, "plain", [0.2, 0.3, 0.4, 0.5], [0.1, 0.2, None, 0.3])
+    # Per crop: ΔDSSIM = 0.01, 0.03, 0.02, 0.02; ΔWNJD = 0.02, -0.01, (no joints), 0.02.
+    write_row(tmp_path, "pose", [0.21, 0.33, 0.42, 0.52], [0.12, 0.19, None, 0.32], pose_weight=4.0, steps=8)
+    plain, pose = script.rows(tmp_path, ["plain", "pose"], "plain")
+    assert pose["dssim_vs_plain"] == pytest.approx(0.02)
+    assert pose["dssim_vs_plain_se"] == pytest.approx((0.0002 / 3) ** 0.5 / 2)  # std(ddof=1)/√4
+    assert pose["wnjd_vs_plain"] == pytest.approx(0.01)
+    assert pose["wnjd_vs_plain_se"] == pytest.approx((0.0006 / 2) ** 0.5 / 3 ** 0.5)  # the 3 crops with joints
+    assert plain["dssim_vs_plain"] == 0.0
+    assert (pose["steps"], pose["minutes"], pose["pose_weight"]) == (8, pytest.approx(0.8), 4.0)
+    table = script.markdown([plain, pose], "plain").splitlines()
+    assert len(table) == 4 and "| 4 | – | 8 | 0.8 |" in table[3] and "+0.0200 ± 0.0041" in table[3]
+
+
+def test_a_row_without_an_evaluation_is_named(tmp_path, capsys):
+    script = load_script()
+    write_row(tmp_path, "plain", [0.2, 0.3], [0.1, 0.2])
+    with pytest.raises(SystemExit) as exit_info:
+        script.main([str(tmp_path), "--rows", "plain,pose", "--reference", "plain"])
+    assert exit_info.value.code == 2 and "no evaluation of pose" in capsys.readouterr().err
