@@ -79,7 +79,7 @@ def _lspet() -> dict:
             # on the shared 2-core CPU; single rounds ranged 1.18-1.58, 1.02-1.30 and 1.21-1.64). The pose
             # network is the from-scratch hourglass, not the suite's pose evaluator: the method is not trained
             # on its judge, and a gradient through the hourglass costs less than one through VGG-16. 800 steps
-            # and the first 512 test crops are what one session of the shared 2-core CPU afforded.
+            # and the first 512 test crops: the four rows in under two hours of the shared 2-core CPU.
             {"name": "scratch_plain", "method": "unet", "config": "unet:lspet", "overrides": ["--config.num_steps=800"],
              "max_test_images": 512},
             *({"name": f"scratch_{name}", "method": "unet", "config": "unet:pose_lspet",
