@@ -29,8 +29,8 @@ Pose awareness (beyond both sources), two independent options:
   heatmaps of a frozen, trained Stacked Hourglass (the pose evaluator's run in
   `pose.workdir`) on the composite and on the real image; its gradient reaches the
   generator through the hole pixels of the composite. The real image's heatmaps are
-  computed before the gradient, in the same forward pass as the conditioning's. γ = 0 (the default) drops the
-  term statically: no hourglass is loaded or run.
+  computed before the gradient, in the same forward pass as the conditioning's. γ = 0
+  (the default) drops the term statically: no hourglass is loaded or run.
 - `model.pose_condition = True` gives the generator 12 more input channels: the
   hourglass's heatmaps (one per joint type) of its input image (holes filled as above),
   resized to the image size. The hourglass is then needed at inference too; the
