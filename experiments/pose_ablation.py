@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 from jaxpaint.evaluation import mean_se, paired_difference
+from jaxpaint.train.metrics_log import METRICS_FILE, WRITERS_FILE, read_metrics
 
 ROWS = "scratch_plain,scratch_pose,scratch_cond,scratch_pose_cond"
 PAIRED = ("dssim", "wnjd")
@@ -25,9 +26,8 @@ PAIRED = ("dssim", "wnjd")
 
 def training(run: Path) -> tuple[int, float]:
     """(last step, minutes from the first start to the last logged record) of a run folder."""
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    starts = [json.loads(line)["started"] for line in (run / "writers.jsonl").read_text().splitlines() if line.strip()]
-    return max(r["step"] for r in records), (max(r["time"] for r in records) - min(starts)) / 60.0
+    records, writers = read_metrics(run / METRICS_FILE), read_metrics(run / WRITERS_FILE)
+    return max(r["step"] for r in records), (max(r["time"] for r in records) - min(w["started"] for w in writers)) / 60.0
 
 
 def rows(suite: Path, names: list[str], reference: str) -> list[dict]:
