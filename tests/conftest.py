@@ -62,6 +62,18 @@ def with_test_xla_flags(xla_flags: str, level: int) -> str:
     return f"{kept} {OPT_LEVEL_FLAG}={level}".strip()
 
 
+# XLA:CPU's older elemental emitters for fusions instead of its MLIR fusion emitters: they compile the tests'
+# programs about twice as fast (the tiny U-Net's GAN step in 1.2 s against 2.4 s at level 0, 2.8 s against
+# 4.1 s at level 1), and tiny programs are compile-bound. A value the user set is kept.
+FUSION_EMITTERS_FLAG = "--xla_cpu_use_fusion_emitters"
+
+
+def with_elemental_fusions(xla_flags: str) -> str:
+    if FUSION_EMITTERS_FLAG in xla_flags:
+        return xla_flags
+    return f"{xla_flags} {FUSION_EMITTERS_FLAG}=false".strip()
+
+
 def runs_run_bound_modules(worker_id: str) -> bool:
     return worker_id == "gw0"
 
@@ -72,6 +84,7 @@ def pytest_configure(config):
             level = 1 if runs_run_bound_modules(config.workerinput["workerid"]) else 0
             os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""), level)
         return
+    os.environ["XLA_FLAGS"] = with_elemental_fusions(os.environ.get("XLA_FLAGS", ""))
     if OPT_LEVEL_FLAG not in os.environ.get("XLA_FLAGS", ""):
         os.environ[LEVEL_CHOSEN_HERE] = "1"
         os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS", ""), 1)
@@ -94,6 +107,8 @@ def pytest_xdist_make_scheduler(config, log):
     if config.getoption("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
+
+    config.option.loadscopereorder = False  # keep the slow-first order (xdist would put the most tests first)
 
     class LevelScheduling(LoadFileScheduling):
         def _assign_work_unit(self, node):

