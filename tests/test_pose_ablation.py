@@ -3,20 +3,16 @@ folder written here by hand."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "pose_ablation.py"
+from tests.experiment_scripts import load_experiment
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("pose_ablation", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_experiment("pose_ablation")
 
 
 def write_row(suite: Path, name: str, dssim, wnjd, pose_weight=0.0, condition=False, steps=10, start=100.0):
