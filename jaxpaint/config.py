@@ -67,6 +67,14 @@ RANGES: dict[str, tuple[str, float | None, float | None]] = {
     "augment.rotate_degrees": ("float", 0, 180),
     "schedule.g_only_epochs": ("float", 0, None),
     "schedule.g_only_steps": ("int", 0, None),
+    # patch synthesis (jaxpaint.methods.patch_synthesis.default_config)
+    "levels": ("int", 1, None),
+    "iterations": ("int", 1, None),
+    "start_size": ("int", 1, None),
+    "patch_size": ("int", 1, None),
+    "content_weight": ("float", 0, None),
+    "texture_weight": ("float", 0, None),
+    "tv_weight": ("float", 0, None),
 }
 
 

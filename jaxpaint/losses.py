@@ -55,6 +55,11 @@ def weighted_l1(prediction: jax.Array, target: jax.Array, weights: jax.Array) ->
 SSIM_WINDOW = 8  # the metric's window (jaxpaint.ops.ssim.DEFAULT_WINDOW)
 
 
+def ssim_weight(config) -> float:
+    """σ, the weight of the hole DSSIM term (`loss.ssim_weight`; 0, or absent in older runs: off)."""
+    return float(config.loss.get("ssim_weight", 0.0))
+
+
 def hole_dssim(prediction: jax.Array, target: jax.Array, hole: jax.Array, window: int = SSIM_WINDOW) -> jax.Array:
     """A differentiable DSSIM, (1 − SSIM) / 2, aimed at the holes: SSIM (K1 = 0.01, K2 = 0.03, population
     moments, pixels in [0, 1]) of every `window`×`window` window at stride 1, averaged over channels, and

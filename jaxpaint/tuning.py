@@ -8,6 +8,11 @@ Each trial is its own training workdir, named after its overrides, so an interru
 sweep started again resumes the unfinished trial (the trainer resumes by itself) and
 never retrains a finished one. The same seed gives the same choices.
 
+A method without training (patch synthesis) is tuned the same way: its trial inpaints the
+first `eval_images` validation images of `data.dataset` in `data.data_dir` and writes their
+block scores as the trial's one validation record (step 0); a method that refines a first
+guess also records the guess's scores on the same images (`first_guess_block_dssim`, ...).
+
 A sweep spec is a Python file in experiments/sweeps/ whose `get_sweep(variant)` returns
 {"config": "context_encoder:lspet", "parameters": [["loss.lambda_rec", [0.8, ...]], ...],
  "metric": "block_dssim", "overrides": ["--config.num_steps=...", ...]}: the trial's score is
@@ -93,8 +98,50 @@ def algorithm1(parameters: list, start: dict, score: Callable[[dict], float],
     return choices, steps
 
 
-def plot_sweep(steps: list[dict], out_path: Path, metric: str) -> Path:
-    """One panel per parameter: the validation metric against its values, the chosen one marked (thesis Figs. 10–14)."""
+INPAINT_STEP = 0  # the step of an inpainting trial's validation record
+FIRST_GUESS = "first_guess_"  # prefix of the first guess's scores in a refining method's trial
+
+
+def inpainting_trial(config, trial_dir: Path) -> dict[str, float]:
+    """Scores a method without training on the first `config.eval_images` validation images and writes
+    trial_dir/metrics.jsonl (written whole, once the images are done). Returns the record's metrics."""
+    from jaxpaint.data import loader
+    from jaxpaint.data.images import write_bytes_atomic
+    from jaxpaint.evaluation import evaluate_batches
+    from jaxpaint.inference import content_and_full_inpainters, load_inpainter
+    from jaxpaint.methods import get_inpainting_method
+    from jaxpaint.train.metrics_log import METRICS_FILE
+
+    if not config.get("data") or not config.data.get("data_dir"):
+        raise JaxpaintError(f"a {config.method} trial needs --config.data.data_dir (the built dataset's folder)")
+    source = loader.open_split(config.data.data_dir, config.data.dataset, "validation")
+    batch = loader.batch_dataset(source, int(config.eval_images), seed=0, shuffle=False, drop_remainder=False)[0]
+    module = get_inpainting_method(config.method)
+    inpainters = {"": load_inpainter(config.method, config=config)}
+    if getattr(module, "NEEDS_CONTENT", False):
+        inpainters = dict(zip((FIRST_GUESS, ""), content_and_full_inpainters(module, config)))
+    metrics = {}
+    for prefix, inpainter in inpainters.items():
+        evaluation, _ = evaluate_batches(inpainter, [batch], desc=f"{trial_dir.name} {prefix or config.method}")
+        metrics.update({f"{prefix}block_{k}": v for k, v in evaluation.means().items()})
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    record = {"step": INPAINT_STEP, "split": "val", "metrics": metrics, "num_images": len(batch["image"])}
+    write_bytes_atomic(trial_dir / METRICS_FILE, (json.dumps(record, sort_keys=True) + "\n").encode())
+    return metrics
+
+
+def first_guess_score(metrics_file: Path, metric: str) -> dict[str, float]:
+    """{"first_guess": the first guess's `metric`} from an inpainting trial that recorded it, else {}."""
+    from jaxpaint.train.metrics_log import read_metrics
+
+    values = [r["metrics"][FIRST_GUESS + metric] for r in read_metrics(metrics_file)
+              if r["split"] == "val" and FIRST_GUESS + metric in r["metrics"]]
+    return {"first_guess": float(values[-1])} if values else {}
+
+
+def plot_sweep(steps: list[dict], out_path: Path, metric: str, first_guess: float | None = None) -> Path:
+    """One panel per parameter: the validation metric against its values, the chosen one marked (thesis Figs. 10–14);
+    with `first_guess`, the first guess's score as a dashed line (a refining method should end below it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,6 +153,8 @@ def plot_sweep(steps: list[dict], out_path: Path, metric: str) -> Path:
         ax.plot(positions, step["scores"], marker="o")
         chosen = step["values"].index(step["chosen"])
         ax.plot([chosen], [step["scores"][chosen]], marker="*", markersize=14, color="tab:red", label="chosen")
+        if first_guess is not None:
+            ax.axhline(first_guess, color="tab:gray", linestyle="--", label="first guess")
         ax.set_xticks(list(positions), [str(v) for v in step["values"]])
         ax.set_xlabel(step["parameter"])
         ax.set_ylabel(f"validation {metric}")

@@ -92,3 +92,22 @@ def test_bad_settings_are_named():
         ps.make_inpainter(tiny_config(linesearch="armijo"), lambda i, h: i, vgg=(None, None))
     with pytest.raises(JaxpaintError, match="give a content inpainter"):
         ps.make_inpainter(tiny_config(), None, vgg=(None, None))
+
+
+def test_the_pyramid_starts_at_start_size_and_the_result_comes_back_at_the_image_side():
+    layers = ("relu3_1", "relu4_1", "relu4_2")
+    assert ps.level_sizes(128, 3, layers) == [32, 64, 128]  # the reference's pyramid: the image and its halves
+    assert ps.level_sizes(128, 2, layers, start_size=128) == [128, 256]
+    assert ps.level_sizes(128, 1, layers, start_size=48, patch_size=5) == [48]  # relu4: 6 cells
+    with pytest.raises(JaxpaintError, match="5×5 patches"):
+        ps.level_sizes(128, 1, layers, start_size=32, patch_size=5)
+    with pytest.raises(JaxpaintError, match="start_size is 0"):
+        ps.level_sizes(128, 1, layers, start_size=0)
+    from jaxpaint.inference import load_inpainter
+
+    images, hole = tiny_batch()
+    at_64 = load_inpainter("patch_synthesis", config=tiny_config(start_size=64, iterations=2))(images, hole)
+    at_32 = load_inpainter("patch_synthesis", config=tiny_config(iterations=2))(images, hole)
+    assert at_64.shape == images.shape
+    np.testing.assert_array_equal(at_64[~hole], images[~hole])
+    assert np.any((at_64 != at_32)[hole])  # synthesised at twice the side, then resized back

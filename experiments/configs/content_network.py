@@ -31,6 +31,8 @@ Variants:
   lspet_fill  `lspet` with the U-Net's harmonic input fill and residual head (beyond the
          papers): the network starts at the diffusion fill and learns a correction to it.
          The fill of each training example is solved once (model.fill_once).
+  lspet_fill_ssim  `lspet_fill` with the hole DSSIM as a loss term (loss.ssim_weight = 1, the U-Net
+         recipe's winning term): under L2 alone the fill network learns almost no correction.
   tiny   tests only: 64 px, a few channels, a few steps.
 """
 
@@ -70,6 +72,10 @@ def get_config(variant: str = "lspet") -> ml_collections.ConfigDict:
         c = get_config("lspet")
         c.model.input_fill, c.model.residual, c.model.fill_once = "harmonic", True, True
         return c
+    if variant == "lspet_fill_ssim":
+        c = get_config("lspet_fill")
+        c.loss.ssim_weight = 1.0
+        return c
     if variant == "tiny":
         c.data.dataset = "synthetic_64_seed0"
         c.data.image_size = 64
@@ -84,4 +90,4 @@ def get_config(variant: str = "lspet") -> ml_collections.ConfigDict:
         c.preview_every = 4
         c.eval_batches = 1
         return c
-    raise KeyError(f"unknown variant {variant!r}; choose paper, lspet, lspet_fill or tiny")
+    raise KeyError(f"unknown variant {variant!r}; choose paper, lspet, lspet_fill, lspet_fill_ssim or tiny")

@@ -69,6 +69,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.loss.lambda_rec = 0.999
     c.loss.overlap = 4
     c.loss.overlap_weight = 10.0
+    c.loss.ssim_weight = 0.0  # σ: + σ·(hole DSSIM of the composite), beyond the paper
 
     c.optim = ml_collections.ConfigDict()
     c.optim.learning_rate = 2e-4

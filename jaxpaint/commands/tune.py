@@ -59,6 +59,7 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
     from jaxpaint.config import load_config, lookup
     from jaxpaint.locks import writer_lock
     from jaxpaint.train.loop import train_and_evaluate
+    from jaxpaint.methods import get_inpainting_method, is_trainable
     from jaxpaint.train.metrics_log import METRICS_FILE
 
     sweep = tuning.load_sweep(sweep_spec)
@@ -67,6 +68,7 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
         raise JaxpaintError(f"--workdir {workdir} is a file, not a folder")
     base = [*sweep["overrides"], *overrides]
     base_config = load_config(sweep["config"], base)  # a bad config or override fails here, before any trial
+    trains = is_trainable(get_inpainting_method(base_config.method))
     for name, values in sweep["parameters"]:
         for value in values:
             load_config(sweep["config"], [*base, tuning.override(name, value)])
@@ -75,19 +77,23 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
     if processes > 1 and "distributed" in base_config:
         base.append("--config.distributed=False")  # each trial is a one-process run inside the job
     trials: dict[str, float] = {}
+    guess: dict[str, float] = {}  # {"first_guess": score} for a method that refines a first guess
 
     def trial(choices: dict):
         config = load_config(sweep["config"], [*base, *(tuning.override(k, v) for k, v in choices.items())])
         return workdir / "trials" / tuning.trial_name(choices), config
 
+    def last_step(config) -> int:
+        return int(config.num_steps) if trains else tuning.INPAINT_STEP
+
     def train_trial(trial_dir: Path, config) -> None:
-        status = "done" if trial_finished(trial_dir, int(config.num_steps)) else "training"
+        status = "done" if trial_finished(trial_dir, last_step(config)) else "training" if trains else "inpainting"
         print(f"trial {trial_dir.name}: {status}" + (f" (process {process} of {processes})" if processes > 1 else ""),
               flush=True)
-        if status == "training":
+        if status != "done":
             (trial_dir / FAILED_FILE).unlink(missing_ok=True)
             try:
-                train_and_evaluate(config, trial_dir)
+                train_and_evaluate(config, trial_dir) if trains else tuning.inpainting_trial(config, trial_dir)
             except BaseException as err:
                 trial_dir.mkdir(parents=True, exist_ok=True)
                 (trial_dir / FAILED_FILE).write_text(f"{type(err).__name__}: {err}")
@@ -95,6 +101,8 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
 
     def read_score(trial_dir: Path) -> float:
         trials[trial_dir.name] = tuning.last_validation(trial_dir / METRICS_FILE, sweep["metric"])
+        if not trains and "first_guess" not in guess:  # a refining method's guess: the same in every trial
+            guess.update(tuning.first_guess_score(trial_dir / METRICS_FILE, sweep["metric"]))
         return trials[trial_dir.name]
 
     def score(choices: dict) -> float:
@@ -110,7 +118,7 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
                 train_trial(trial_dir, config)
         for i, (trial_dir, config) in enumerate(planned):
             if i % processes != process:
-                wait_for_trial(trial_dir, int(config.num_steps), i % processes)
+                wait_for_trial(trial_dir, last_step(config), i % processes)
         return [read_score(trial_dir) for trial_dir, _ in planned]
 
     steps: list[dict] = []
@@ -122,7 +130,7 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
         if process == 0:
             tuning.write_json_atomic(workdir / tuning.RESULT_FILE, {
             "sweep": sweep_spec, "config": sweep["config"], "metric": sweep["metric"], "overrides": base,
-                "start": start, "steps": steps, "trials": trials,
+                "start": start, "steps": steps, "trials": trials, **guess,
             })
 
     # One sweep per DIR: a second `tune` of it stops here; the P processes of one job lock their own files.
@@ -130,10 +138,10 @@ def tune(sweep_spec: str, workdir, overrides=()) -> dict:
         choices, steps_done = tuning.algorithm1(sweep["parameters"], start, score, record,
                                                 score_many if processes > 1 else None)
     result = {"sweep": sweep_spec, "config": sweep["config"], "metric": sweep["metric"], "overrides": base,
-              "start": start, "steps": steps_done, "trials": trials, "chosen": choices}
+              "start": start, "steps": steps_done, "trials": trials, **guess, "chosen": choices}
     if process == 0:
         tuning.write_json_atomic(workdir / tuning.RESULT_FILE, result)
-        tuning.plot_sweep(steps_done, workdir / "sweep.png", sweep["metric"])
+        tuning.plot_sweep(steps_done, workdir / "sweep.png", sweep["metric"], guess.get("first_guess"))
     return result
 
 

@@ -19,7 +19,7 @@ training example's fill once (jaxpaint.methods.input_fill).
 
 Config fields: model.{width, disc_width, bottleneck, feature_size, activation,
 bottleneck_layer, input_fill, residual, fill_once}; loss.{lambda_rec,
-overlap, overlap_weight}; optim.{learning_rate, b1, b2, generator_lr_scale};
+overlap, overlap_weight, ssim_weight (σ, beyond the paper: 0 in it)}; optim.{learning_rate, b1, b2, generator_lr_scale};
 data.mean_rgb (filled by the trainer). Batches follow docs/DESIGN.md with `image`
 as float32 in [-1, 1].
 """
@@ -89,15 +89,19 @@ def reconstruction_loss(config, prediction, batch) -> jax.Array:
 
 
 def terms(config, fake, shown, batch, frozen) -> dict[str, jax.Array]:
-    del shown, frozen
-    return {"rec": reconstruction_loss(config, fake, batch)}
+    del frozen
+    out = {"rec": reconstruction_loss(config, fake, batch)}
+    if losses.ssim_weight(config):
+        out["ssim"] = losses.hole_dssim(shown, batch["image"], batch["hole"])
+    return out
 
 
 def weights(config, step) -> dict[str, float]:
-    """λ_rec·L_rec + (1 − λ_rec)·L_adv (thesis §3.1.1, λ_rec + λ_adv = 1); λ_rec = 1 trains G alone."""
+    """λ_rec·L_rec + (1 − λ_rec)·L_adv (thesis §3.1.1, λ_rec + λ_adv = 1); λ_rec = 1 trains G alone.
+    Beyond the paper, + σ·L_ssim: the hole DSSIM of the composite (losses.hole_dssim), σ = loss.ssim_weight."""
     del step
     lambda_rec = float(config.loss.lambda_rec)
-    return {"rec": lambda_rec, "adv": 1.0 - lambda_rec}
+    return {"rec": lambda_rec, "adv": 1.0 - lambda_rec, "ssim": losses.ssim_weight(config)}
 
 
 SPEC = gan.GanSpec(generator=generator, discriminator=discriminator, generator_input=generator_input,

@@ -8,7 +8,7 @@ fine (the image side and its halves: `levels` of them), the hole pixels minimise
   + tv_weight · ½ Σ (∇ x')²
 
 where x' is the image as the network sees it (normalised input). T is the target
-feature map of `jaxpaint.ops.patch_nn.match`. Each 3×3 hole patch of φt(x), stride 2,
+feature map of `jaxpaint.ops.patch_nn.match`. Each `patch_size`² hole patch of φt(x) (3×3 in the reference), stride 2,
 is matched to its nearest known patch by normalised cross-correlation. The
 candidates come from the image and, as in the reference, from its rotated (±π/24 per
 step) and zoomed (1.05^±1 per step) copies. The matches are searched once per level
@@ -63,7 +63,11 @@ LINESEARCHES = ("none", "zoom")
 def default_config() -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict({
         "method": "patch_synthesis",
-        "levels": 3,  # the image side and its halves, coarse to fine
+        "levels": 3,  # pyramid levels, coarse to fine, each twice the side of the one before
+        # The coarsest level's side; the finest is start_size·2^(levels−1), and the image is resized to it
+        # and the result back. None: the image side is the finest level (the reference's pyramid).
+        "start_size": None,
+        "patch_size": 3,  # the side of the feature patches matched (the reference's 3), stride 2
         "iterations": 100,  # optimiser steps per level
         "optimizer": "lbfgs",
         "lbfgs_memory": 25,
@@ -101,15 +105,23 @@ def _downsample_factor(layer: str) -> int:
     return 2 ** (int(layer[4]) - 1)
 
 
-def level_sizes(size: int, levels: int, layers) -> list[int]:
-    """Image sides of the pyramid, coarse to fine; each must give every layer a map of at least 3 cells."""
-    sizes = [size // 2 ** (levels - 1 - i) for i in range(levels)]
+def level_sizes(size: int, levels: int, layers, start_size: int | None = None,
+                patch_size: int = patch_nn.PATCH_SIZE) -> list[int]:
+    """Image sides of the pyramid, coarse to fine: halves of `size`, or `start_size` doubled `levels` − 1
+    times. Each must give every layer a map of at least `patch_size` cells."""
+    if levels < 1:
+        raise JaxpaintError(f"patch_synthesis: levels is {levels}, expected at least 1")
+    if start_size is not None and start_size < 1:
+        raise JaxpaintError(f"patch_synthesis: start_size is {start_size}, expected a positive side in pixels")
+    finest = size if start_size is None else start_size * 2 ** (levels - 1)
+    sizes = [finest // 2 ** (levels - 1 - i) for i in range(levels)]
     deepest = max(_downsample_factor(name) for name in layers)
     for side in sizes:
-        if side % deepest or side // deepest < patch_nn.PATCH_SIZE:
+        if side % deepest or side // deepest < patch_size:
             raise JaxpaintError(
-                f"patch_synthesis: a {side} px pyramid level is too small for layer {max(layers)} "
-                f"(needs a multiple of {deepest} px and at least {patch_nn.PATCH_SIZE * deepest} px); use fewer levels")
+                f"patch_synthesis: a {side} px pyramid level is too small for layer {max(layers)} and "
+                f"{patch_size}×{patch_size} patches (needs a multiple of {deepest} px and at least "
+                f"{patch_size * deepest} px); use fewer levels or a larger start_size")
     return sizes
 
 
@@ -136,8 +148,8 @@ def _transforms(config) -> list[tuple[float, float]]:
             for s in range(-config.scales, config.scales + 1)]
 
 
-@functools.partial(jax.jit, static_argnames=("model", "layers", "transforms"))
-def key_banks(model, variables, images, hole, layers, transforms):
+@functools.partial(jax.jit, static_argnames=("model", "layers", "transforms", "patch_size"))
+def key_banks(model, variables, images, hole, layers, transforms, patch_size: int = patch_nn.PATCH_SIZE):
     """For each texture layer: known patches (B, N, D) and validity (B, N) over the transformed copies.
 
     The hole and anything warped in from outside the frame count as hole cells.
@@ -151,7 +163,7 @@ def key_banks(model, variables, images, hole, layers, transforms):
         for name in layers:
             f = features[name]
             cells = patch_nn.hole_cells(bad, f.shape[1], f.shape[2])
-            keys[name].append(patch_nn.known_patches(f, cells))
+            keys[name].append(patch_nn.known_patches(f, cells, size=patch_size))
     return {name: (jnp.concatenate([k for k, _ in banks], 1), jnp.concatenate([v for _, v in banks], 1))
             for name, banks in keys.items()}
 
@@ -234,16 +246,16 @@ def make_optimise(model, config: Settings, layers, content_layer, steps: int):
     return jax.jit(jax.vmap(one_image, in_axes=(None, 0, 0, 0, 0, 0)))
 
 
-def search_targets(model, variables, x, hole, banks, layers, tile):
+def search_targets(model, variables, x, hole, banks, layers, tile, patch_size: int = patch_nn.PATCH_SIZE):
     """{layer: (target (B, h, w, C), coverage (B, h, w))} for the current image."""
     features = features_of(model, variables, x, layers)
     targets = {}
     for name in layers:
         f = features[name]
         cells = patch_nn.hole_cells(hole, f.shape[1], f.shape[2])
-        capacity = patch_nn.query_capacity(np.asarray(cells), tile)
+        capacity = patch_nn.query_capacity(np.asarray(cells), tile, size=patch_size)
         keys, valid = banks[name]
-        result = patch_nn.match(f, cells, keys, valid, capacity=capacity, tile=tile)
+        result = patch_nn.match(f, cells, keys, valid, capacity=capacity, tile=tile, size=patch_size)
         targets[name] = (result.target, result.coverage)
     return targets
 
@@ -251,7 +263,9 @@ def search_targets(model, variables, x, hole, banks, layers, tile):
 def synthesise(config, model, variables, images, hole, content, progress=None):
     """float images, content guess (B, S, S, 3) in [-1, 1], hole bool (B, S, S) -> the result in [-1, 1]."""
     layers, content_layer = _layers(config, model)
-    sizes = level_sizes(images.shape[1], int(config.levels), layers + (content_layer,))
+    patch_size = int(config.patch_size)
+    start_size = None if config.start_size is None else int(config.start_size)
+    sizes = level_sizes(images.shape[1], int(config.levels), layers + (content_layer,), start_size, patch_size)
     transforms = tuple(_transforms(config))
     steps = int(config.iterations)
     every = int(config.search_every) or steps
@@ -263,18 +277,18 @@ def synthesise(config, model, variables, images, hole, content, progress=None):
         x = content_level if x is None else resize(x, side)
         x = jnp.where(hole_level[..., None], x, known)
         content_features = features_of(model, variables, content_level, (content_layer,))[content_layer]
-        banks = key_banks(model, variables, known, hole_level, layers, transforms)
+        banks = key_banks(model, variables, known, hole_level, layers, transforms, patch_size)
         done = 0
         while done < steps:
             chunk = min(every, steps - done)
-            targets = search_targets(model, variables, x, hole_level, banks, layers, int(config.tile))
+            targets = search_targets(model, variables, x, hole_level, banks, layers, int(config.tile), patch_size)
             optimise = make_optimise(model, _settings(config), layers, content_layer, chunk)
             x, _ = optimise(variables, x, known, hole_level, content_features, targets)
             x = jnp.where(hole_level[..., None], x, known).block_until_ready()  # the bar counts finished work
             done += chunk
         if progress is not None:
             progress.update(images.shape[0])
-    return x
+    return x if sizes[-1] == images.shape[1] else resize(x, images.shape[1])
 
 
 NEEDS_CONTENT = True  # make_inpainter takes a content inpainter, built by jaxpaint.inference from the config

@@ -163,7 +163,7 @@ def uses_perceptual(config) -> bool:
 
 
 def uses_ssim(config) -> bool:
-    return float(config.loss.get("ssim_weight", 0.0)) != 0.0
+    return losses.ssim_weight(config) != 0.0
 
 
 # ---------------------------------------------------------------- pose awareness
@@ -265,7 +265,7 @@ def weights(config, step) -> dict[str, float]:
     del step
     w = config.loss
     return {"rec": 1.0, "mask": float(w.mask_weight), "perc": float(w.perceptual_weight),
-            "ssim": float(w.get("ssim_weight", 0.0)),
+            "ssim": losses.ssim_weight(config),
             "pose": float(w.get("pose_weight", 0.0)), "adv": float(w.adversarial_weight)}
 
 
