@@ -127,6 +127,7 @@ SUITE = {
         {"name": "context_encoder", "method": "context_encoder", "config": "context_encoder:tiny",
          "overrides": TINY_STEPS},
         {"name": "unet", "method": "unet", "config": "unet:tiny", "overrides": TINY_STEPS},
+        {"name": "unet_released", "method": "unet", "release": "unet-lspet-v1"},  # fully convolutional: 64 px too
         {"name": "patch_synthesis", "method": "patch_synthesis", "content": ["content_network", "context_encoder"],
          "overrides": ["--config.iterations=2", "--config.levels=1", "--config.progress=False"],
          "max_test_images": 2},
@@ -151,13 +152,14 @@ def suite_dir(tmp_path_factory):
 def test_table_has_every_entry_with_its_image_count_and_the_published_block(suite_dir):
     results = json.loads((suite_dir / "results.json").read_text())
     names = [row["method"] for row in results["rows"]]
-    assert names == ["original (unmasked)", "holes", "context_encoder", "unet", "patch_synthesis"]
+    assert names == ["original (unmasked)", "holes", "context_encoder", "unet", "unet_released", "patch_synthesis"]
     images = {row["method"]: row["images"] for row in results["rows"]}
-    assert images == {"original (unmasked)": 20, "holes": 20, "context_encoder": 20, "unet": 20, "patch_synthesis": 2}
+    assert images == {"original (unmasked)": 20, "holes": 20, "context_encoder": 20, "unet": 20, "unet_released": 20,
+                      "patch_synthesis": 2}
     for row in results["rows"][1:]:
         assert {"dssim", "mse", "psnr", "wnjd", "pck", "wnjd_se", "pck_se"} <= set(row)
         assert "wnjd_vs_diffusion" not in row  # the tiny suite has no diffusion entry to pair with
-    assert results["status"] == {"pose": "trained", "context_encoder": "trained", "unet": "trained"}
+    assert results["status"] == {"pose": "trained", "context_encoder": "trained", "unet": "trained"}  # not the release
     text = (suite_dir / "results.md").read_text()
     assert "Published figures: other data" in text and "0.2048" in text and "21.51" in text
     assert "No diffusion row in this table, so no paired differences" in text
@@ -196,7 +198,7 @@ def test_a_second_run_trains_and_scores_nothing(suite_dir, capsys):
     out = capsys.readouterr().out
     again = json.loads((suite_dir / "results.json").read_text())
     assert again["status"] == {"pose": "loaded", "context_encoder": "loaded", "unet": "loaded"}
-    assert out.count("is current, loaded") == 4
+    assert out.count("is current, loaded") == 5
     assert again["rows"] == first["rows"]
     assert {p: p.stat().st_mtime_ns for p in before} == before  # no run file was rewritten
 
@@ -218,6 +220,9 @@ def test_table3_spec_loads_for_both_sources_and_its_configs_load():
 @pytest.mark.parametrize("entry, message", [
     ({"name": "unet", "method": "unet"}, "needs a 'config'"),
     ({"name": "diffusion", "method": "diffusion", "config": "unet:tiny"}, "trains nothing"),
+    ({"name": "diffusion", "method": "diffusion", "release": "unet-lspet-v1"}, "trains nothing"),
+    ({"name": "unet", "method": "unet", "config": "unet:tiny", "release": "unet-lspet-v1"}, "not both"),
+    ({"name": "unet", "method": "unet", "release": "unet-nowhere"}, "release unet-nowhere is neither"),
     ({"name": "x", "method": "no_such_method"}, "unknown inpainting method"),
     ({"name": "holes", "method": "holes", "colour": 3}, "unknown keys"),
 ])

@@ -5,6 +5,8 @@ Entry keys (see jaxpaint/commands/suite.py):
   name             the row's label and its folder (SUITE/runs/NAME, SUITE/eval/NAME)
   method           an inpainting method (jaxpaint.methods)
   config           "file:variant" for a trained method; absent for methods without training
+  release          a trained method's released model (jaxpaint/released, e.g. "unet-lspet-v1"), scored
+                   instead of a run trained by the suite
   overrides        --config.key=value for training (trained) or for the inpainter (untrained)
   eval_overrides   --config.key=value for the trained run's inpainter only (e.g. inpaint.blend=poisson)
   dataset          the entry's own dataset (e.g. the 64 px LSPET build for the semantic method)

@@ -8,11 +8,11 @@ DSSIM; tune.json also keeps the first guess's score on them (`first_guess`), the
 setting must end below.
 
 Variants:
-  lspet  the texture weight (0: content and TV terms only; the reference's 1e-4), the patch
-         side, the pyramid levels and the coarsest level's side (finest = start · 2^(levels−1):
-         64 with 2 levels works at 128 px, the image's own side, as the reference does at its
-         512 px; 128 with 2 levels synthesises at 256 px). 48, 64 and 128 suit every level
-         count and patch side of the sweep (relu4 maps of at least 6 cells).
+  lspet  the texture weight (0: content and TV terms only; the reference's 1e-4), the pyramid
+         levels, the coarsest level's side (None: the image's halves, finest 128 px, as the
+         reference pyramids its 512 px images; 48 or 64: the pyramid ends at 48 or 64 px ·
+         2^(levels−1), 192 or 256 px with 3 levels) and the patch side (2-4: every level of these
+         pyramids gives relu4 maps of at least 4 cells).
   tiny   tests only: two texture weights and two patch sides on the tiny config.
 """
 
@@ -26,9 +26,9 @@ def get_sweep(variant: str = "lspet") -> dict:
             "metric": "block_dssim",
             "parameters": [
                 ["texture_weight", [0.0, 1e-5, 1e-4, 1e-3]],
-                ["patch_size", [3, 5]],
                 ["levels", [1, 2, 3]],
-                ["start_size", [48, 64, 128]],
+                ["start_size", [None, 48, 64]],
+                ["patch_size", [2, 3, 4]],
             ],
         }
     if variant == "tiny":

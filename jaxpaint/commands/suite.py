@@ -30,7 +30,8 @@ from jaxpaint import releases
 from jaxpaint.errors import JaxpaintError
 
 SUITE_DIR = Path(__file__).resolve().parents[2] / "experiments" / "suites"
-ENTRY_KEYS = {"name", "method", "config", "overrides", "eval_overrides", "dataset", "content", "max_test_images"}
+ENTRY_KEYS = {"name", "method", "config", "release", "overrides", "eval_overrides", "dataset", "content",
+              "max_test_images"}
 GRID_IMAGES = 6  # test images in the side-by-side comparison (thesis Fig. 19)
 
 
@@ -62,8 +63,12 @@ def check_suite(suite: dict, where: str) -> dict:
             raise JaxpaintError(f"suite {where}: entry {entry} needs 'name' and 'method'"
                                 + (f"; unknown keys {sorted(unknown)}" if unknown else ""))
         module = get_inpainting_method(entry["method"])
-        if is_trainable(module) != bool(entry.get("config")):
-            need = "needs a 'config' (file:variant)" if is_trainable(module) else "trains nothing: drop 'config'"
+        if entry.get("config") and entry.get("release"):
+            raise JaxpaintError(f"suite {where}: entry {entry['name']!r}: give a 'config' to train or a 'release' "
+                                "to load, not both")
+        if is_trainable(module) != bool(entry.get("config") or entry.get("release")):
+            need = ("needs a 'config' (file:variant) or a 'release'" if is_trainable(module)
+                    else "trains nothing: drop 'config' and 'release'")
             raise JaxpaintError(f"suite {where}: entry {entry['name']!r}: method {entry['method']!r} {need}")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -218,7 +223,7 @@ def only_entries(suite: dict, names: str | None) -> dict:
 
 def run_suite(args, suite: dict | None = None) -> int:
     """Runs the suite `args.suite` (or the given `suite` dict: tests pass their own entries)."""
-    from jaxpaint.commands.evaluate import WORST_GRID, _write_json_atomic
+    from jaxpaint.commands.evaluate import WORST_GRID, _write_json_atomic, folder_version
     from jaxpaint.data import builder
     from jaxpaint.data.images import write_bytes_atomic
     from jaxpaint.locks import writer_lock
@@ -251,6 +256,8 @@ def run_suite(args, suite: dict | None = None) -> int:
     pose_dir, pose_config = (Path(args.pose_model) if args.pose_model else suite_dir / "pose"), None
     configs = {name: entry_config(e, data_dir, dataset, args.seed, pose_dir)
                for name, e in entries.items() if e.get("config")}
+    released = {name: Path(releases.resolve(e["release"], f"suite entry {name!r}: release"))
+                for name, e in entries.items() if e.get("release")}
     for name, config in configs.items():
         check_config_and_workdir(config, runs_dir / name)
     if not args.pose_model and suite.get("pose"):
@@ -269,17 +276,22 @@ def run_suite(args, suite: dict | None = None) -> int:
         for name, config in configs.items():
             status[name] = train_or_load(config, runs_dir / name, name)
         trained = {name: runs_dir / name for name in configs}
+        loaded = {**trained, **released}  # the runs that inpaint: trained here, or released models
+
+        def run_stamp(name: str):
+            if name in released:
+                return list(folder_version(released[name]))
+            return final_checkpoint_stamp(trained[name], configs[name].num_steps)
 
         evaluated = {}
         for name, entry in entries.items():
             cap = min(c for c in (args.max_test_images, entry.get("max_test_images")) if c) if (
                 args.max_test_images or entry.get("max_test_images")) else None
-            overrides = [*(entry.get("eval_overrides", []) if name in configs else entry.get("overrides", [])),
-                         *content_overrides(entry, trained, entries)]
-            workdir = trained.get(name, runs_dir / name)
+            overrides = [*(entry.get("eval_overrides", []) if name in loaded else entry.get("overrides", [])),
+                         *content_overrides(entry, loaded, entries)]
+            workdir = loaded.get(name, runs_dir / name)
             # A run trained again (its final checkpoint rewritten) makes the entry's evaluation stale.
-            runs = {n: final_checkpoint_stamp(d, configs[n].num_steps) for n, d in trained.items()
-                    if n == name or str(d) in " ".join(overrides)}
+            runs = {n: run_stamp(n) for n, d in loaded.items() if n == name or str(d) in " ".join(overrides)}
             key = {"entry": entry, "overrides": overrides, "dataset": entry.get("dataset", dataset), "runs": runs,
                    "pose_model": str(pose_model) if pose_model else None, "max_test_images": cap}
             evaluated[name] = evaluate_entry(entry, workdir, eval_dir / name, data_dir, entry.get("dataset", dataset),
