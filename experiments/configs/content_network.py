@@ -32,7 +32,9 @@ Variants:
          papers): the network starts at the diffusion fill and learns a correction to it.
          The fill of each training example is solved once (model.fill_once).
   lspet_fill_ssim  `lspet_fill` with the hole DSSIM as a loss term (loss.ssim_weight = 1, the U-Net
-         recipe's winning term): under L2 alone the fill network learns almost no correction.
+         recipe's winning term). Under L2 alone the fill network learns almost no correction
+         (DSSIM +0.0002 ± 0.0001 against the diffusion fill on LSPET's 1584 test crops); with the
+         term it is −0.00045 ± 0.00012, past the floor, narrowly (README).
   tiny   tests only: 64 px, a few channels, a few steps.
 """
 
