@@ -24,6 +24,7 @@ from pathlib import Path
 CANDIDATES = {
     "baseline": [],
     "ssim": ["--config.loss.ssim_weight=1"],
+    "ssim3": ["--config.loss.ssim_weight=3"],
     "ema_cosine": ["--config.optim.ema_decay=0.995", "--config.optim.decay=cosine"],
     "fourier": ["--config.model.fourier_blocks=2"],
     "ssim_fourier": ["--config.loss.ssim_weight=1", "--config.model.fourier_blocks=2"],

@@ -174,3 +174,23 @@ def test_residual_generator_starts_at_its_harmonic_input_fill(tiny):
     np.testing.assert_allclose(np.asarray(ce.predict(config, state, batch)), np.asarray(expected), atol=1e-6)
     given = {**batch, "filled": -batch["image"]}
     np.testing.assert_array_equal(ce.generator_input(config, given), -batch["image"])
+
+
+def test_the_dssim_term_joins_the_loss_only_when_weighted():
+    """loss.ssim_weight σ adds σ·DSSIM(composite holes) to λ_rec·L_rec; at 0 the term is not computed."""
+    from jaxpaint import losses
+
+    config = load_config("context_encoder:tiny", ["--config.loss.lambda_rec=1.0"])
+    keys = jax.random.split(jax.random.key(0), 2)
+    image = jax.random.uniform(keys[0], (2, 64, 64, 3), minval=-1, maxval=1)
+    fake = jax.random.uniform(keys[1], (2, 64, 64, 3), minval=-1, maxval=1)
+    hole = jnp.zeros((2, 64, 64), bool).at[:, 16:40, 8:30].set(True)
+    batch = {"image": image, "hole": hole}
+    shown = jnp.where(hole[..., None], fake, image)
+    assert set(ce.terms(config, fake, shown, batch, {})) == {"rec"}
+    config.loss.ssim_weight = 2.5
+    terms = ce.terms(config, fake, shown, batch, {})
+    assert float(terms["ssim"]) == pytest.approx(float(losses.hole_dssim(shown, image, hole)))
+    assert 0.2 < float(terms["ssim"]) < 0.6  # random pixels against random pixels: SSIM near 0
+    total, _ = losses.compose(terms, ce.weights(config, 0))
+    assert float(total) == pytest.approx(float(terms["rec"]) + 2.5 * float(terms["ssim"]), rel=1e-6)

@@ -70,6 +70,12 @@ def _lspet() -> dict:
             # Beyond the sources (issue 19): the U-Net recipe and the content network on the harmonic fill.
             {"name": "unet_recipe", "method": "unet", "config": "unet:lspet_recipe"},
             {"name": "content_network_fill", "method": "context_encoder", "config": "content_network:lspet_fill"},
+            {"name": "content_network_fill_ssim", "method": "context_encoder",
+             "config": "content_network:lspet_fill_ssim"},
+            {"name": "unet_recipe_w24", "method": "unet", "config": "unet:lspet_recipe_w24"},
+            # `unet:lspet` as released (`jaxpaint models rebuild unet-lspet-v1` trains it again, bit for bit):
+            # the suite scores it without the hour of training.
+            {"name": "unet_released", "method": "unet", "release": "unet-lspet-v1"},
             # Beyond the source: the same texture optimisation on the U-Net's guess, which tells a weak
             # first guess apart from a texture term that does not pay on DSSIM.
             {"name": "patch_synthesis_unet", "method": "patch_synthesis", "content": ["unet"],
