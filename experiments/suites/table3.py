@@ -66,6 +66,10 @@ def _lspet() -> dict:
             {"name": "content_network", "method": "context_encoder", "config": "content_network:lspet"},
             {"name": "patch_synthesis", "method": "patch_synthesis", "content": ["content_network"],
              "overrides": ["--config.progress=False"], "max_test_images": 16},
+            # The settings `jaxpaint tune --sweep patch_synthesis:lspet` chose on 8 validation crops (README).
+            {"name": "patch_synthesis_tuned", "method": "patch_synthesis", "content": ["content_network"],
+             "overrides": ["--config.progress=False", "--config.texture_weight=1e-05", "--config.levels=2",
+                           "--config.start_size=48", "--config.patch_size=4"], "max_test_images": 32},
             {"name": "unet", "method": "unet", "config": "unet:lspet"},
             # Beyond the sources (issue 19): the U-Net recipe and the content network on the harmonic fill.
             {"name": "unet_recipe", "method": "unet", "config": "unet:lspet_recipe"},
