@@ -1,7 +1,8 @@
 """Multi-Scale Neural Patch Synthesis (Yang et al. 2017), as its public code runs it.
 
 A content inpainter gives the first guess. Then, over an image pyramid, coarse to
-fine (the image side and its halves: `levels` of them), the hole pixels minimise
+fine (the image side and its halves, `levels` of them; or from `start_size` doubling up, the
+result resized back to the image side), the hole pixels minimise
 
     content_weight · mean|φc(x) − φc(content)|²
   + texture_weight · ½ Σ_cells covered |φt(x) − T|²   (for each texture layer)
