@@ -117,9 +117,10 @@ def inpainting_trial(config, trial_dir: Path) -> dict[str, float]:
     source = loader.open_split(config.data.data_dir, config.data.dataset, "validation")
     batch = loader.batch_dataset(source, int(config.eval_images), seed=0, shuffle=False, drop_remainder=False)[0]
     module = get_inpainting_method(config.method)
-    inpainters = {"": load_inpainter(config.method, config=config)}
-    if getattr(module, "NEEDS_CONTENT", False):
+    if getattr(module, "NEEDS_CONTENT", False):  # the guess's inpainter is built once, for both
         inpainters = dict(zip((FIRST_GUESS, ""), content_and_full_inpainters(module, config)))
+    else:
+        inpainters = {"": load_inpainter(config.method, config=config)}
     metrics = {}
     for prefix, inpainter in inpainters.items():
         evaluation, _ = evaluate_batches(inpainter, [batch], desc=f"{trial_dir.name} {prefix or config.method}")
