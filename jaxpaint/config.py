@@ -11,6 +11,7 @@ configs many times in one process (the trainer, `run`, tests).
 from __future__ import annotations
 
 import ast
+import copy
 import difflib
 import importlib.util
 import math
@@ -52,6 +53,7 @@ RANGES: dict[str, tuple[str, float | None, float | None]] = {
     "model.input_size": ("int", 16, None),
     "model.sigma": ("float", 1e-6, None),
     "model.peak_threshold": ("float", 0, 1),
+    "model.backbone_scale": ("int", 1, 4),
     "loss.lambda_rec": ("float", 0, 1),
     "loss.overlap": ("int", 0, None),
     "loss.overlap_weight": ("float", 0, None),
@@ -125,6 +127,33 @@ def load_config(spec: str, overrides: list[str] | tuple[str, ...] = ()) -> ml_co
         raise JaxpaintError(f"config {path}: get_config() returned {type(config).__name__}, expected a ConfigDict")
     config = apply_overrides(config, overrides)
     check_config(config, f"config {spec}")
+    return config
+
+
+def _add_missing(config: ml_collections.ConfigDict, defaults) -> None:
+    for key, value in defaults.items():
+        if key not in config:
+            with config.ignore_type():
+                config[key] = value
+        elif isinstance(value, (ml_collections.ConfigDict, dict)) and isinstance(config[key], (ml_collections.ConfigDict, dict)):
+            _add_missing(config[key], value)
+
+
+def with_later_fields(saved: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """A saved run's config (a copy) plus the fields its method's config file gained after the run was
+    saved, at the file's `base_config()` values.
+
+    A field added to a method keeps, at its base value, the behaviour runs had before it existed, so an
+    older run or a released model reads the same; the fields are there so that inference overrides
+    (`--config.model.flip_test=True`) can set them. Without such a file the config is returned as it is.
+    """
+    config = copy.deepcopy(saved)
+    path = CONFIG_DIR / f"{saved.get('method')}.py"
+    if not path.is_file():
+        return config
+    base = getattr(import_file(path, "config", "get_config"), "base_config", None)
+    if callable(base):
+        _add_missing(config, base())
     return config
 
 
@@ -210,7 +239,7 @@ def parse_value(raw: str, old, where: str):
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides) -> ml_collections.ConfigDict:
     """Applies `--config.a.b=value` strings to a copy of the config; only existing fields can be set."""
-    config = ml_collections.ConfigDict(config)  # a copy, the caller's stays as it was
+    config = copy.deepcopy(config)  # the caller's stays as it was, its groups included
     for text, key, raw in split_overrides(overrides):
         parent = config
         *parents, leaf = key.split(".")

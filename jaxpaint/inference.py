@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxpaint.config import CONFIG_DIR, load_config
+from jaxpaint.config import CONFIG_DIR, load_config, with_later_fields
 from jaxpaint.engine.inpaint import Inpainter
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.engine.checkpoint import load_config_json, restore_state
 from jaxpaint.methods import get_inpainting_method, get_method, is_trainable
 
 
+def saved_config(workdir) -> ml_collections.ConfigDict:
+    """The run's saved config with the fields its method gained since (`with_later_fields`), for inference."""
+    return with_later_fields(load_config_json(workdir))
+
+
 def restore_run(workdir) -> tuple[ml_collections.ConfigDict, object]:
-    """The config and latest TrainState of the training run in `workdir`, whatever its method."""
-    return restore_state(workdir, get_method(load_config_json(workdir).method).init_state)
+    """The config (`saved_config`) and latest TrainState of the training run in `workdir`, whatever its method."""
+    config, state = restore_state(workdir, get_method(load_config_json(workdir).method).init_state)
+    return with_later_fields(config), state
 
 
 def default_config(name: str) -> ml_collections.ConfigDict:

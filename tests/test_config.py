@@ -5,7 +5,7 @@ from __future__ import annotations
 import ml_collections
 import pytest
 
-from jaxpaint.config import RANGES, apply_overrides, check_config, dotted_keys, load_config
+from jaxpaint.config import RANGES, apply_overrides, check_config, dotted_keys, load_config, with_later_fields
 from jaxpaint.errors import JaxpaintError
 
 
@@ -95,3 +95,21 @@ def test_a_run_saved_before_a_model_field_existed_resumes_only_with_that_field_o
     check_workdir(config, tmp_path)
     with pytest.raises(JaxpaintError, match="model.pose_condition: None in the run, True in the config"):
         check_workdir(apply_overrides(config, ["--config.model.pose_condition=True"]), tmp_path)
+
+
+def test_an_older_run_gains_the_later_fields_at_their_base_values_so_inference_can_set_them():
+    """A run saved before model.flip_test and loss.ssim_weight existed reads them at the config file's
+    base values (the behaviour it was trained with); the fields it saved keep its values."""
+    config = load_config("unet:tiny")
+    old = ml_collections.ConfigDict(config.to_dict())
+    del old.model["flip_test"], old.loss["ssim_weight"]
+    with pytest.raises(JaxpaintError, match="no field 'model.flip_test'"):
+        apply_overrides(old, ["--config.model.flip_test=True"])
+    upgraded = with_later_fields(old)
+    assert upgraded.model.flip_test is False and upgraded.loss.ssim_weight == 0.0
+    assert "flip_test" not in old.model  # the caller's config is not changed
+    assert upgraded.to_dict() == config.to_dict()  # tiny's own values (width 2, 64 px) kept, not the base's
+    assert apply_overrides(upgraded, ["--config.model.flip_test=True"]).model.flip_test is True
+    assert upgraded.model.flip_test is False  # overrides change a copy, its groups included
+    plain = ml_collections.ConfigDict({"method": "diffusion", "seed": 0})  # no config file: as it was
+    assert with_later_fields(plain).to_dict() == plain.to_dict()

