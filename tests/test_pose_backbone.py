@@ -93,6 +93,25 @@ def test_feature_maps_at_every_stride_move_with_the_joints(seed):
     assert np.abs(np.asarray(moved_xy)[:, neck] - xy[:, neck]).max() > 1.0
 
 
+@pytest.mark.parametrize("scale", [1, 2])
+def test_backbone_scale_enlarges_the_image_before_the_backbone_and_the_step_fits_its_features(frozen, toy_batch,
+                                                                                            scale):
+    """Shapes only (jax.eval_shape: nothing compiles). At 64 px, relu3_3 (stride 4) is 16 × 16, and 32 × 32
+    at scale 2; the cache's shapes agree with the features, and a training step takes the cached maps."""
+    config = backbone_config()
+    config.model.backbone_scale = scale
+    size = config.model.input_size
+    features = jax.eval_shape(lambda x: pose_method.backbone_features(config, frozen["backbone"], x),
+                              toy_batch["image"])
+    shapes = pose_method.backbone_feature_shapes(config, size)
+    assert [f.shape[1:] for f in features] == shapes
+    assert shapes[1] == (size * scale // 4, size * scale // 4, 256)  # relu3_3
+    state = pose_method.init_state(config, jax.random.PRNGKey(0), toy_batch)
+    cached = dict(toy_batch, **{name: jnp.zeros((4,) + shape) for name, shape in zip(config.model.backbone_layers, shapes)})
+    _, metrics = jax.eval_shape(lambda b: pose_method.train_step(config, state, b, frozen), cached)
+    assert metrics["loss"].shape == ()
+
+
 def test_flip_averaged_heatmaps_of_a_mirror_are_the_mirrored_heatmaps(frozen, toy_batch):
     config = backbone_config()
     config.model.flip_test = True
