@@ -225,3 +225,19 @@ def test_the_cached_pose_evaluator_is_reloaded_when_its_folder_changes(tmp_path)
     before = folder_version(release)
     (release / ckpt.WEIGHTS_FILE).write_bytes(b"b")
     assert folder_version(release) != before
+
+
+@pytest.mark.parametrize("name", releases.names())
+def test_every_shipped_release_has_the_weights_its_card_names_and_a_config_in_range(name):
+    import hashlib
+
+    from jaxpaint.config import check_config
+
+    folder = releases.folder(name)
+    card = releases.read_card(folder)
+    weights = (folder / card["weights"]["file"]).read_bytes()
+    assert len(weights) == card["weights"]["bytes"]
+    assert hashlib.sha256(weights).hexdigest() == card["weights"]["sha256"]
+    config = ckpt.load_config_json(folder)
+    check_config(config, name)
+    assert config.method == card["method"] and card["steps"] == config.num_steps

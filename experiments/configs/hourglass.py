@@ -14,7 +14,10 @@ Variants:
   tiny   tests only: 1 stack, 8 features, depth 2, 64 px, a few steps.
   lspet_vgg  the LSPET evaluator on pretrained features (beyond the thesis): hourglass stacks on frozen
          ImageNet VGG-16 relu4_3 + relu5_3, computed once per training crop; flip averaging at test time.
-  lspet_vgg2x  lspet_vgg with the crop enlarged to 256 px before VGG-16 (model.backbone_scale = 2).
+  lspet_vgg2x  lspet_vgg with the crop enlarged to 256 px before VGG-16 (model.backbone_scale = 2):
+         relu4_3 lands on the 32 × 32 heatmap grid. Its feature cache takes 16 minutes and 6.2 GB of
+         memory (float16) on the 2-core CPU, its steps 0.2 s, so the hour holds 10000 of them. At 5000
+         steps, as lspet_vgg, validation PCK@0.2 was 0.720 against 0.682 (README).
 """
 
 from __future__ import annotations
