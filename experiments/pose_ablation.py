@@ -5,10 +5,14 @@ error of the per-crop difference), its steps and its training minutes.
 
     python experiments/pose_ablation.py runs/table3_vgg [--rows scratch_plain,scratch_pose,...] \\
         [--reference scratch_plain]
+    python experiments/pose_ablation.py runs/table3_full --rows unet_released,full_pose,full_cond,full_pose_cond \\
+        --reference unet_released
 
 The suite's entries scratch_plain, scratch_pose, scratch_cond and scratch_pose_cond (experiments/suites/
 table3.py) train γ ∈ {0, 4} × heatmap inputs {off, on} from scratch at equal wall-clock; run them with
-`jaxpaint run --suite table3 --source lspet --pose-model POSE_RUN --entries scratch_plain,...` first.
+`jaxpaint run --suite table3 --source lspet --pose-model POSE_RUN --entries scratch_plain,...` first. The
+entries full_pose, full_cond and full_pose_cond do the same at the plain run's whole budget, against the
+released `unet:lspet` (the entry unet_released), which a row may name as its reference.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import json
 from pathlib import Path
 
+from jaxpaint import releases
 from jaxpaint.evaluation import mean_se, paired_difference
 from jaxpaint.train.metrics_log import METRICS_FILE, WRITERS_FILE, read_metrics
 
@@ -30,12 +35,26 @@ def training(run: Path) -> tuple[int, float]:
     return max(r["step"] for r in records), (max(r["time"] for r in records) - min(w["started"] for w in writers)) / 60.0
 
 
+def trained_row(suite: Path, name: str) -> tuple[dict, int, float | None]:
+    """(config, steps, training minutes) of a row: its run in the suite folder, or, for an entry that scores a
+    released model (`release`), the release's config and steps (its card keeps no training time: None)."""
+    run = suite / "runs" / name
+    if run.is_dir():
+        return json.loads((run / "config.json").read_text()), *training(run)
+    entries = json.loads((suite / "results.json").read_text())["entries"]
+    release = next((e["release"] for e in entries if e["name"] == name and e.get("release")), None)
+    if release is None:
+        raise SystemExit(f"{suite}: {name} is neither a run in runs/ nor a released model among the suite's entries")
+    folder = releases.folder(release)
+    return json.loads((folder / "config.json").read_text()), releases.read_card(folder)["steps"], None
+
+
 def rows(suite: Path, names: list[str], reference: str) -> list[dict]:
     results = {name: json.loads((suite / "eval" / name / "results.json").read_text()) for name in names}
     base = results[reference]["per_image"]
     out = []
     for name in names:
-        config = json.loads((suite / "runs" / name / "config.json").read_text())
+        config, steps, minutes = trained_row(suite, name)
         per_image = results[name]["per_image"]
         row = {"name": name, "pose_weight": config["loss"].get("pose_weight", 0.0),
                "pose_condition": config["model"].get("pose_condition", False),
@@ -43,7 +62,7 @@ def rows(suite: Path, names: list[str], reference: str) -> list[dict]:
         row["wnjd_se"], row["pck_se"] = mean_se(per_image["wnjd"])[1], mean_se(per_image["pck"])[1]
         for key in PAIRED:
             row[f"{key}_vs_plain"], row[f"{key}_vs_plain_se"] = paired_difference(per_image[key], base[key])
-        row["steps"], row["minutes"] = training(suite / "runs" / name)
+        row["steps"], row["minutes"] = steps, minutes
         out.append(row)
     return out
 
@@ -54,8 +73,9 @@ def markdown(table: list[dict], reference: str) -> str:
     for r in table:
         delta = (lambda k: "–") if r["name"] == reference else (
             lambda k: f"{r[f'{k}_vs_plain']:+.4f} ± {r[f'{k}_vs_plain_se']:.4f}")
+        minutes = "–" if r["minutes"] is None else f"{r['minutes']:.1f}"
         lines.append(f"| {r['pose_weight']:g} | {'yes' if r['pose_condition'] else '–'} | {r['steps']} | "
-                     f"{r['minutes']:.1f} | {r['dssim']:.4f} | {delta('dssim')} | {r['mse']:.4f} | {r['lpips_vgg']:.4f} | "
+                     f"{minutes} | {r['dssim']:.4f} | {delta('dssim')} | {r['mse']:.4f} | {r['lpips_vgg']:.4f} | "
                      f"{r['wnjd']:.4f} ± {r['wnjd_se']:.4f} | {delta('wnjd')} | {r['pck']:.3f} ± {r['pck_se']:.3f} |")
     return "\n".join(lines)
 

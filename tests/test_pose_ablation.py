@@ -51,3 +51,22 @@ def test_a_row_without_an_evaluation_is_named(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         script.main([str(tmp_path), "--rows", "plain,pose", "--reference", "plain"])
     assert exit_info.value.code == 2 and "no evaluation of pose" in capsys.readouterr().err
+
+
+def test_a_released_reference_row_reads_the_release_config_and_steps(tmp_path):
+    script = load_script()
+    write_row(tmp_path, "pose", [0.21, 0.33], [0.12, 0.19], pose_weight=4.0, steps=8)
+    released = tmp_path / "eval" / "unet_released"
+    released.mkdir(parents=True)
+    (released / "results.json").write_text(json.dumps({
+        "num_images": 2, "means": {"dssim": 0.25, "wnjd": 0.15, "mse": 0.03, "lpips_vgg": 0.13, "pck": 0.5},
+        "per_image": {"dssim": [0.2, 0.3], "wnjd": [0.1, 0.2], "pck": [0.5, 0.5]}}))
+    (tmp_path / "results.json").write_text(json.dumps({"entries": [
+        {"name": "unet_released", "method": "unet", "release": "unet-lspet-v1"}]}))
+    plain, pose = script.rows(tmp_path, ["unet_released", "pose"], "unet_released")
+    assert (plain["steps"], plain["minutes"], plain["pose_weight"], plain["pose_condition"]) == (3600, None, 0.0, False)
+    assert pose["dssim_vs_plain"] == pytest.approx(0.02)
+    assert "| 0 | – | 3600 | – | 0.2500 | – |" in script.markdown([plain, pose], "unet_released")
+    (tmp_path / "results.json").write_text(json.dumps({"entries": []}))
+    with pytest.raises(SystemExit, match="unet_released is neither a run"):
+        script.rows(tmp_path, ["unet_released", "pose"], "unet_released")

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxpaint import releases
 from jaxpaint.cli import main
 from jaxpaint.config import load_config
 from jaxpaint.data.joints import NUM_TYPES
@@ -219,13 +220,17 @@ def test_missing_pose_workdir_is_one_clear_error(hourglass_run, tiny_dataset, tm
     with pytest.raises(JaxpaintError, match="pose.workdir is not set"):
         method.load_frozen(unset)
     absent = config_of(tmp_path / "absent", condition=True)
-    with pytest.raises(JaxpaintError, match="pose.workdir: .*absent: no such pose-evaluator workdir"):
+    with pytest.raises(JaxpaintError, match="pose.workdir .*absent is neither a released model .* nor the folder"):
         method.load_frozen(absent)
+    # A released pose evaluator's name stands for its folder; a released inpainter is no pose network.
+    assert method.pose_workdir(config_of("hourglass-lspet-v1", pose_weight=0.5)) == releases.folder("hourglass-lspet-v1")
+    with pytest.raises(JaxpaintError, match="pose.workdir: .*unet-lspet-v1: a run of method 'unet', not a hourglass"):
+        method.pose_workdir(config_of("unet-lspet-v1", pose_weight=0.5))
     data_dir, dataset = tiny_dataset
     workdir = tmp_path / "run"
     assert main(["train", "--config", "unet:tiny_pose", "--workdir", str(workdir),
                  f"--config.pose.workdir={tmp_path / 'absent'}", f"--config.data.data_dir={data_dir}",
                  f"--config.data.dataset={dataset}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "pose.workdir" in err[0] and "no such pose-evaluator workdir" in err[0]
+    assert len(err) == 1 and "pose.workdir" in err[0] and "nor the folder of a training run" in err[0]
     assert not workdir.exists()  # refused before the first file

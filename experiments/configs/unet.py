@@ -70,7 +70,8 @@ without conditioning), on top of `lspet` or `pose_lspet`:
   --config.model.pose_condition=True     G also sees the hourglass's heatmaps (12
          joint types) of its input, resized to 128 px; needs the hourglass at
          inference too (read from the run's pose.workdir)
-  --config.pose.workdir=DIR              the trained hourglass run (needed by both)
+  --config.pose.workdir=DIR              the trained hourglass run, or a released pose evaluator's
+         name such as hourglass-lspet-v1 (needed by both)
 
 Perceptual weight. The team's code multiplies its perceptual loss by 1e-12, which
 turns it off. Here it is `loss.perceptual_weight`, default 1e-3. Measured on 12

@@ -47,6 +47,7 @@ def _synthetic() -> dict:
 
 
 SCRATCH_POSE_NETWORK = "runs/hourglass_lspet"  # hourglass:lspet, 6000 steps (README), relative to the cwd
+FULL_POSE_NETWORK = "hourglass-lspet-v1"  # the released thesis hourglass (hourglass:lspet, 3000 steps)
 
 
 def _lspet() -> dict:
@@ -100,6 +101,18 @@ def _lspet() -> dict:
                              f"--config.pose.workdir={SCRATCH_POSE_NETWORK}"], "max_test_images": 512}
               for name, gamma, condition, steps in (("pose", 4.0, False, 606), ("cond", 0.0, True, 729),
                                                     ("pose_cond", 4.0, True, 571))),
+            # The same ablation at the plain run's whole budget, 3600 steps of `unet:lspet`, whose row is the
+            # released `unet-lspet-v1` (`unet_released`: seed 0, 3600 steps, from scratch). Step counts are 3600 /
+            # (the setting's step / the plain step): 1.29, 1.11 and 1.31, the medians of 3 rounds of
+            # experiments/pose_step_cost.py on the AVX-512 host the runs trained on (0.41 s a plain step). The
+            # pose network is the released thesis hourglass (`hourglass-lspet-v1`, PCK@0.2 0.37); rows are scored
+            # on all 1584 test crops.
+            *({"name": f"full_{name}", "method": "unet", "config": "unet:pose_lspet",
+               "overrides": [f"--config.num_steps={steps}", f"--config.loss.pose_weight={gamma}",
+                             f"--config.model.pose_condition={condition}",
+                             f"--config.pose.workdir={FULL_POSE_NETWORK}"]}
+              for name, gamma, condition, steps in (("pose", 4.0, False, 2801), ("cond", 0.0, True, 3240),
+                                                    ("pose_cond", 4.0, True, 2755))),
         ],
     }
 

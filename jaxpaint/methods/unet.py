@@ -61,7 +61,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxpaint import losses
+from jaxpaint import losses, releases
 from jaxpaint.engine import gan
 from jaxpaint.engine.inpaint import chunked_inpainter
 from jaxpaint.data.joints import NUM_TYPES
@@ -184,13 +184,19 @@ def needs_hourglass(config) -> bool:
 
 
 def pose_workdir(config) -> Path:
-    """The trained hourglass's run folder (pose.workdir), checked to hold a hourglass run."""
+    """The trained hourglass's run folder (pose.workdir: a run folder, or a released pose evaluator's name),
+    checked to hold a hourglass run."""
     workdir = str((config.get("pose", None) or {}).get("workdir", "") or "")
     if not workdir:
         raise JaxpaintError(
             f"{NAME}: loss.pose_weight = {config.loss.get('pose_weight', 0.0)} and model.pose_condition = "
             f"{pose_conditioned(config)} need a trained hourglass, but pose.workdir is not set; train one "
-            "(jaxpaint train --config hourglass:lspet --workdir DIR) and give --config.pose.workdir=DIR")
+            "(jaxpaint train --config hourglass:lspet --workdir DIR) and give --config.pose.workdir=DIR, "
+            "or name a released one (jaxpaint models)")
+    try:
+        workdir = releases.resolve(workdir, "pose.workdir")
+    except JaxpaintError as err:
+        raise JaxpaintError(f"{NAME}: {err}") from None
     try:
         pose_method.trained_config(workdir)
     except JaxpaintError as err:
