@@ -6,7 +6,7 @@ error of the per-crop difference), its steps and its training minutes.
     python experiments/pose_ablation.py runs/table3_vgg [--rows scratch_plain,scratch_pose,...] \\
         [--reference scratch_plain]
     python experiments/pose_ablation.py runs/table3_full --rows unet_released,full_pose,full_cond,full_pose_cond \\
-        --reference unet_released
+        --reference unet_released [--plot docs/figures/pose_ablation_full.png]
 
 The suite's entries scratch_plain, scratch_pose, scratch_cond and scratch_pose_cond (experiments/suites/
 table3.py) train γ ∈ {0, 4} × heatmap inputs {off, on} from scratch at equal wall-clock; run them with
@@ -80,18 +80,47 @@ def markdown(table: list[dict], reference: str) -> str:
     return "\n".join(lines)
 
 
+def plot(table: list[dict], reference: str, path: Path) -> None:
+    """ΔDSSIM and ΔWNJD of each row against the reference, with ±2 paired standard errors (the target's
+    bar), one panel each; a bar whose interval clears zero is a resolved difference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    others = [r for r in table if r["name"] != reference]
+    labels = [f"γ={r['pose_weight']:g}" + (" + heatmaps" if r["pose_condition"] else "") for r in others]
+    fig, axes = plt.subplots(1, len(PAIRED), figsize=(4.2 * len(PAIRED), 0.5 + 0.6 * len(others) + 0.8))
+    for ax, key in zip(axes, PAIRED):
+        values = [r[f"{key}_vs_plain"] for r in others]
+        errors = [2 * r[f"{key}_vs_plain_se"] for r in others]
+        ax.errorbar(values, range(len(others)), xerr=errors, fmt="o", capsize=4)
+        ax.axvline(0.0, color="grey", lw=0.8)
+        ax.set_yticks(range(len(others)), labels)
+        ax.set_xlabel(f"Δ{key.upper()} vs {reference} (± 2 SE; lower is better)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suite", type=Path, help="the suite folder (its eval/ and runs/)")
     parser.add_argument("--rows", default=ROWS, help="entry names, the reference among them")
     parser.add_argument("--reference", default="scratch_plain", help="the row the others are paired with")
+    parser.add_argument("--plot", type=Path, help="also draw the paired differences into this PNG")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.rows.split(",") if n.strip()]
     missing = [n for n in names if not (args.suite / "eval" / n / "results.json").is_file()]
     if missing or args.reference not in names:
         parser.error(f"{args.suite}: no evaluation of {', '.join(missing)}" if missing
                      else f"--reference {args.reference} is not among --rows")
-    print(markdown(rows(args.suite, names, args.reference), args.reference))
+    table = rows(args.suite, names, args.reference)
+    print(markdown(table, args.reference))
+    if args.plot:
+        plot(table, args.reference, args.plot)
+        print(f"figure: {args.plot}")
 
 
 if __name__ == "__main__":

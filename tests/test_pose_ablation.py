@@ -53,6 +53,16 @@ def test_a_row_without_an_evaluation_is_named(tmp_path, capsys):
     assert exit_info.value.code == 2 and "no evaluation of pose" in capsys.readouterr().err
 
 
+def test_the_plot_is_drawn_beside_the_table(tmp_path, capsys):
+    script = load_script()
+    write_row(tmp_path, "plain", [0.2, 0.3], [0.1, 0.2])
+    write_row(tmp_path, "pose", [0.21, 0.33], [0.12, 0.19], pose_weight=4.0)
+    figure = tmp_path / "figures" / "ablation.png"
+    script.main([str(tmp_path), "--rows", "plain,pose", "--reference", "plain", "--plot", str(figure)])
+    assert f"figure: {figure}" in capsys.readouterr().out
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_a_released_reference_row_reads_the_release_config_and_steps(tmp_path):
     script = load_script()
     write_row(tmp_path, "pose", [0.21, 0.33], [0.12, 0.19], pose_weight=4.0, steps=8)
