@@ -97,7 +97,7 @@ def plot(table: list[dict], reference: str, path: Path) -> None:
         ax.errorbar(values, range(len(others)), xerr=errors, fmt="o", capsize=4)
         ax.axvline(0.0, color="grey", lw=0.8)
         ax.set_yticks(range(len(others)), labels)
-        ax.set_xlabel(f"Δ{key.upper()} vs {reference} (± 2 SE; lower is better)")
+        ax.set_xlabel(f"Δ{key.upper()} vs {reference}\n(± 2 paired SE; lower is better)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
