@@ -49,6 +49,13 @@ def trained_row(suite: Path, name: str) -> tuple[dict, int, float | None]:
     return json.loads((folder / "config.json").read_text()), releases.read_card(folder)["steps"], None
 
 
+def pose_network(config: dict) -> str:
+    """The last part of pose.workdir (a released name or a run folder) when a pose option is on, else "–"."""
+    used = config["loss"].get("pose_weight", 0.0) or config["model"].get("pose_condition", False)
+    workdir = (config.get("pose") or {}).get("workdir", "")
+    return Path(workdir).name if used and workdir else "–"
+
+
 def rows(suite: Path, names: list[str], reference: str) -> list[dict]:
     results = {name: json.loads((suite / "eval" / name / "results.json").read_text()) for name in names}
     base = results[reference]["per_image"]
@@ -58,6 +65,7 @@ def rows(suite: Path, names: list[str], reference: str) -> list[dict]:
         per_image = results[name]["per_image"]
         row = {"name": name, "pose_weight": config["loss"].get("pose_weight", 0.0),
                "pose_condition": config["model"].get("pose_condition", False),
+               "pose_network": pose_network(config),
                "images": results[name]["num_images"], **results[name]["means"]}
         row["wnjd_se"], row["pck_se"] = mean_se(per_image["wnjd"])[1], mean_se(per_image["pck"])[1]
         for key in PAIRED:
@@ -68,13 +76,13 @@ def rows(suite: Path, names: list[str], reference: str) -> list[dict]:
 
 
 def markdown(table: list[dict], reference: str) -> str:
-    lines = ["| γ | heatmap inputs | steps | minutes | DSSIM ↓ | ΔDSSIM | MSE ↓ | LPIPS (VGG) ↓ | WNJD ↓ | ΔWNJD | PCK@0.2 ↑ |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| pose network | γ | heatmap inputs | steps | minutes | DSSIM ↓ | ΔDSSIM | MSE ↓ | LPIPS (VGG) ↓ | WNJD ↓ "
+             "| ΔWNJD | PCK@0.2 ↑ |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         delta = (lambda k: "–") if r["name"] == reference else (
             lambda k: f"{r[f'{k}_vs_plain']:+.4f} ± {r[f'{k}_vs_plain_se']:.4f}")
         minutes = "–" if r["minutes"] is None else f"{r['minutes']:.1f}"
-        lines.append(f"| {r['pose_weight']:g} | {'yes' if r['pose_condition'] else '–'} | {r['steps']} | "
+        lines.append(f"| {r['pose_network']} | {r['pose_weight']:g} | {'yes' if r['pose_condition'] else '–'} | {r['steps']} | "
                      f"{minutes} | {r['dssim']:.4f} | {delta('dssim')} | {r['mse']:.4f} | {r['lpips_vgg']:.4f} | "
                      f"{r['wnjd']:.4f} ± {r['wnjd_se']:.4f} | {delta('wnjd')} | {r['pck']:.3f} ± {r['pck_se']:.3f} |")
     return "\n".join(lines)
@@ -89,7 +97,8 @@ def plot(table: list[dict], reference: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     others = [r for r in table if r["name"] != reference]
-    labels = [f"γ={r['pose_weight']:g}" + (" + heatmaps" if r["pose_condition"] else "") for r in others]
+    labels = [f"{r['pose_network']}\nγ={r['pose_weight']:g}" + (" + heatmaps" if r["pose_condition"] else "")
+              for r in others]
     fig, axes = plt.subplots(1, len(PAIRED), figsize=(4.2 * len(PAIRED), 0.5 + 0.6 * len(others) + 0.8))
     for ax, key in zip(axes, PAIRED):
         values = [r[f"{key}_vs_plain"] for r in others]

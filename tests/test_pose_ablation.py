@@ -23,8 +23,8 @@ def write_row(suite: Path, name: str, dssim, wnjd, pose_weight=0.0, condition=Fa
     means = {"dssim": sum(dssim) / len(dssim), "wnjd": sum(w for w in wnjd if w is not None) / 3,
              "mse": 0.03, "lpips_vgg": 0.13, "pck": 0.5}
     (out / "results.json").write_text(json.dumps({"num_images": len(dssim), "means": means, "per_image": per_image}))
-    (run / "config.json").write_text(json.dumps({"loss": {"pose_weight": pose_weight},
-                                                 "model": {"pose_condition": condition}}))
+    (run / "config.json").write_text(json.dumps({"loss": {"pose_weight": pose_weight}, "model": {"pose_condition": condition},
+                                                 "pose": {"workdir": "runs/hourglass_student"}}))
     (run / "writers.jsonl").write_text(json.dumps({"started": start}) + "\n")
     (run / "metrics.jsonl").write_text("\n".join(json.dumps({"step": s, "time": start + 6.0 * s}) for s in (5, steps)))
 
@@ -42,7 +42,7 @@ def test_rows_pair_each_crop_with_the_plain_row(tmp_path):
     assert plain["dssim_vs_plain"] == 0.0
     assert (pose["steps"], pose["minutes"], pose["pose_weight"]) == (8, pytest.approx(0.8), 4.0)
     table = script.markdown([plain, pose], "plain").splitlines()
-    assert len(table) == 4 and "| 4 | – | 8 | 0.8 |" in table[3] and "+0.0200 ± 0.0041" in table[3]
+    assert len(table) == 4 and "| hourglass_student | 4 | – | 8 | 0.8 |" in table[3] and "+0.0200 ± 0.0041" in table[3]
 
 
 def test_a_row_without_an_evaluation_is_named(tmp_path, capsys):
@@ -76,7 +76,7 @@ def test_a_released_reference_row_reads_the_release_config_and_steps(tmp_path):
     plain, pose = script.rows(tmp_path, ["unet_released", "pose"], "unet_released")
     assert (plain["steps"], plain["minutes"], plain["pose_weight"], plain["pose_condition"]) == (3600, None, 0.0, False)
     assert pose["dssim_vs_plain"] == pytest.approx(0.02)
-    assert "| 0 | – | 3600 | – | 0.2500 | – |" in script.markdown([plain, pose], "unet_released")
+    assert "| – | 0 | – | 3600 | – | 0.2500 | – |" in script.markdown([plain, pose], "unet_released")
     (tmp_path / "results.json").write_text(json.dumps({"entries": []}))
     with pytest.raises(SystemExit, match="unet_released is neither a run"):
         script.rows(tmp_path, ["unet_released", "pose"], "unet_released")
