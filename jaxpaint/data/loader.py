@@ -24,7 +24,8 @@ DATASET_NAME = "jaxpaint"
 MAX_BLOCKS = 10
 JOINT_KEYS = ("xy", "present", "visible", "derived")
 # Per-example arrays a method computes once before training (WithArrays) and batches carry as they are:
-# an input fill, and a pose network's frozen backbone features (named after their VGG-16 layer).
+# an input fill, a pose network's frozen backbone features (named after their VGG-16 layer), and a teacher's
+# heatmaps for a distilled pose network.
 VGG16_LAYERS = tuple(f"relu{block}_{i}" for block, convs in enumerate((2, 2, 3, 3, 3), 1) for i in range(1, convs + 1))
 PRECOMPUTED_KEYS = ("filled", "teacher_heatmaps") + VGG16_LAYERS
 VERSION_NAME = re.compile(r"^\d+\.\d+\.\d+$")

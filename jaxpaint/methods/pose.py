@@ -18,8 +18,12 @@ that many times before the backbone: ImageNet features are made for objects of I
 128 px crop at scale 2 gives relu4_3 at the heatmap grid (32 × 32) instead of half of it, for 4× the
 backbone's cost. model.flip_test averages the heatmaps of the image and of its mirror at prediction time.
 
+With model.teacher (a trained pose network's run folder or released name) the targets are the teacher's
+heatmaps of each training crop instead of Gaussians at the labels, on every joint type: distillation. They
+are computed once before the run (`prepare_train_source`) and move with the crop's augmentation.
+
 Config fields: model.{num_stacks, features, depth, input_size, sigma, peak_threshold, backbone,
-backbone_layers, backbone_scale, cache_features, flip_test};
+backbone_layers, backbone_scale, cache_features, flip_test, teacher};
 optim.{name (adam | rmsprop), learning_rate, final_lr_fraction}; augment.{flip, rotate_degrees,
 scale_range}.
 """
