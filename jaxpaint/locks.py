@@ -71,6 +71,15 @@ def read_holder(path: Path) -> dict | None:
         return None
 
 
+def read_holder_once_recorded(path: Path, patience_s: float = 2.0) -> dict | None:
+    """The holder's record, waiting up to `patience_s` for a holder caught between its flock and its write
+    (a busy CPU can pause it there), so that a refusal names it."""
+    deadline = time.monotonic() + patience_s
+    while (record := read_holder(path)) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return record
+
+
 def _open_lock_file(path: Path) -> int:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,8 +128,9 @@ def exclusive_lock(path: str | os.PathLike, what: str, record: dict | None = Non
     path = Path(path)
 
     def refuse(fd: int):
-        raise FolderBusy(f"{what} is in use by {describe_holder(read_holder(path))}; nothing was changed. Wait "
-                         f"for it to finish or stop it (lock file {path})") from None
+        holder = describe_holder(read_holder_once_recorded(path))
+        raise FolderBusy(f"{what} is in use by {holder}; nothing was changed. Wait for it to finish or stop it "
+                         f"(lock file {path})") from None
 
     return _holding(path, record or holder_record(), refuse)
 
@@ -136,7 +146,8 @@ def wait_for_lock(path: str | os.PathLike, what: str):
     path = Path(path)
 
     def wait(fd: int):
-        print(f"{what}: waiting for {describe_holder(read_holder(path))}", file=sys.stderr, flush=True)
+        holder = describe_holder(read_holder_once_recorded(path))
+        print(f"{what}: waiting for {holder}", file=sys.stderr, flush=True)
         fcntl.flock(fd, fcntl.LOCK_EX)
 
     return _holding(path, holder_record(), wait)

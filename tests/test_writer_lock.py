@@ -3,6 +3,7 @@ writers.jsonl and metrics records of resumed runs, and readers never restoring a
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -35,6 +36,23 @@ def test_second_writer_is_refused_naming_the_holder(tmp_path):
         assert json.loads((tmp_path / ".writer-0.lock").read_text())["run_id"] == holder["run_id"]
     with writer_lock(tmp_path, 0):  # released on exit
         pass
+
+
+def test_a_refusal_names_a_holder_that_records_itself_just_after_its_flock(tmp_path):
+    # The holder between its flock and its record: the refusal waits for the record instead of naming no one.
+    path = tmp_path / ".writer-0.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    record = {"pid": 4242, "host": "h", "command": "jaxpaint train", "started": 0.0}
+    late_write = threading.Timer(0.3, lambda: path.write_text(json.dumps(record)))
+    late_write.start()
+    try:
+        with pytest.raises(FolderBusy, match=f"run folder {tmp_path} is in use by process 4242 on host h"):
+            with writer_lock(tmp_path, 0):
+                pass
+    finally:
+        late_write.join()
+        os.close(fd)
 
 
 def test_waiting_for_a_lock_prints_its_holder_then_takes_it(tmp_path, capsys):
