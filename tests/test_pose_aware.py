@@ -17,6 +17,7 @@ from jaxpaint.methods import pose as pose_method
 from jaxpaint.methods import unet as method
 from jaxpaint.engine import checkpoint as ckpt
 from jaxpaint.inference import restore_run
+from jaxpaint.train.metrics_log import METRICS_FILE, read_metrics
 from tests.run_folder import write_run
 from tests.states import initial_state
 
@@ -38,10 +39,11 @@ def hourglass_run(tmp_path_factory):
     return workdir
 
 
-def config_of(hourglass_run, pose_weight=0.0, condition=False):
+def config_of(hourglass_run, pose_weight=0.0, condition=False, start=0):
     config = load_config("unet:tiny_pose", [f"--config.pose.workdir={hourglass_run}",
                                             f"--config.loss.pose_weight={pose_weight}",
-                                            f"--config.model.pose_condition={condition}"])
+                                            f"--config.model.pose_condition={condition}",
+                                            f"--config.loss.pose_start_step={start}"])
     with config.unlocked():
         config.data.mean_rgb = (0.1, -0.2, 0.0)
         config.schedule.g_only_steps = 0
@@ -96,6 +98,25 @@ def test_zero_pose_weight_is_the_plain_unet_step(hourglass_run):
     same = method.pose_loss(zero_weight, batch["image"], target, hourglass["hourglass"])
     other = method.pose_loss(zero_weight, -batch["image"], target, hourglass["hourglass"])
     assert float(other) > 0.0 and float(same) <= 1e-9 * float(other)
+
+
+def test_a_delayed_pose_term_runs_the_plain_program_before_its_start(hourglass_run):
+    """loss.pose_start_step S: the steps before S are the plain U-Net's program (the same jaxpr, so the same
+    cost), the steps from S on have the term; the heatmap inputs stay on throughout."""
+    delayed = config_of(hourglass_run, pose_weight=1.0, start=3)
+    assert [method.phase(delayed, s) for s in (0, 2, 3, 9)] == ["gan_before_pose"] * 2 + ["gan"] * 2
+    assert method.phase(config_of(hourglass_run, start=3), 0) == "gan"  # γ = 0: nothing to delay
+    batch = tiny_batch()
+    hourglass = method.load_frozen(delayed)
+
+    def jaxpr(config, phase):
+        state = jax.eval_shape(lambda: method.init_state(config, jax.random.key(0), batch))  # shapes suffice
+        return str(jax.make_jaxpr(lambda s, b: method.train_step(config, s, b, hourglass, phase=phase))(state, batch))
+
+    assert jaxpr(delayed, "gan_before_pose") == jaxpr(config_of(hourglass_run), "gan")
+    assert jaxpr(delayed, "gan") != jaxpr(config_of(hourglass_run), "gan")
+    conditioned = config_of(hourglass_run, pose_weight=1.0, condition=True, start=3)
+    assert jaxpr(conditioned, "gan_before_pose") == jaxpr(config_of(hourglass_run, condition=True), "gan")
 
 
 def test_pose_gradient_reaches_only_the_holes_and_the_hourglass_stays_frozen(hourglass_run):
@@ -174,8 +195,11 @@ def test_conditioning_adds_joint_channels_and_runs_through_the_cli(hourglass_run
     assert main(["train", "--config", "unet:tiny_pose", "--workdir", str(warm), "--warm-start", str(workdir),
                  f"--config.pose.workdir={hourglass_run}", f"--config.data.data_dir={data_dir}",
                  f"--config.data.dataset={dataset}", "--config.num_steps=3", "--config.eval_every=3",
-                 "--config.checkpoint_every=3", "--config.preview_every=3"]) == 0
+                 "--config.checkpoint_every=3", "--config.preview_every=3", "--config.loss.pose_start_step=3"]) == 0
     assert int(restore_run(warm)[1].step) == 3
+    # Its one step came before the pose term's start (step 3): the plain step's metrics, no pose term.
+    first_logs, warm_logs = ([r for r in read_metrics(w / METRICS_FILE) if r["split"] == "train"] for w in (workdir, warm))
+    assert "pose_loss" in first_logs[-1]["metrics"] and "pose_loss" not in warm_logs[-1]["metrics"]
 
     # At inference the heatmaps reach the generator: another hourglass gives other holes, the same known pixels.
     rng = np.random.default_rng(4)

@@ -139,6 +139,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.loss.perceptual_layers = ("relu2_2", "relu3_3", "relu4_3", "relu5_3")
     c.loss.adversarial_weight = 0.01     # β
     c.loss.pose_weight = 0.0             # γ: heatmap distance of the frozen hourglass (0: plain U-Net)
+    c.loss.pose_start_step = 0           # S: the pose term is off (plain steps) before step S
     c.loss.ssim_weight = 0.0             # σ: DSSIM of the composite's holes (beyond the paper)
 
     c.pose = ml_collections.ConfigDict()

@@ -50,6 +50,8 @@ SCRATCH_POSE_NETWORK = "runs/hourglass_lspet"  # hourglass:lspet, 6000 steps (RE
 FULL_POSE_NETWORK = "hourglass-lspet-v1"  # the released thesis hourglass (hourglass:lspet, 3000 steps)
 # hourglass:lspet_student (the thesis hourglass's network distilled from hourglass-vgg-lspet-v1), relative to the cwd
 STUDENT_POSE_NETWORK = "runs/hourglass_student"
+LATE_POSE_START = 2400  # S of the late_* rows: two thirds of the plain run's 3600 steps at the plain step's cost
+LATE_POSE_WEIGHT = 0.5  # γ of the late_* rows: twice STUDENT_POSE_WEIGHT, over a third of the steps
 STUDENT_POSE_WEIGHT = 0.25  # γ: the distilled network's L_pose starts at 0.03, 12 times the thesis hourglass's, so γ·L_pose starts at 6 % of L_rec (full_pose: 8 %)
 
 
@@ -124,6 +126,15 @@ def _lspet() -> dict:
                              f"--config.pose.workdir={STUDENT_POSE_NETWORK}"]}
               for name, gamma, condition, steps in (("pose", STUDENT_POSE_WEIGHT, False, 2801), ("cond", 0.0, True, 3240),
                                                     ("pose_cond", STUDENT_POSE_WEIGHT, True, 2755))),
+            # The distilled pose term from step LATE_POSE_START on, from scratch: the steps before it are the plain
+            # (or the conditioned) program, so the budget is S plain steps (×1.11 conditioned) plus the rest at ×1.29
+            # (×1.31): 2400 + 930 and 2400 + 714 steps, each worth 3600 plain steps.
+            *({"name": f"late_{name}", "method": "unet", "config": "unet:pose_lspet",
+               "overrides": [f"--config.num_steps={steps}", f"--config.loss.pose_weight={LATE_POSE_WEIGHT}",
+                             f"--config.loss.pose_start_step={LATE_POSE_START}",
+                             f"--config.model.pose_condition={condition}",
+                             f"--config.pose.workdir={STUDENT_POSE_NETWORK}"]}
+              for name, condition, steps in (("pose", False, 3330), ("pose_cond", True, 3114))),
         ],
     }
 

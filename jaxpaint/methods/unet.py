@@ -33,6 +33,9 @@ Pose awareness (beyond both sources), two independent options:
   generator through the hole pixels of the composite. The real image's heatmaps are
   computed before the gradient, in the same forward pass as the conditioning's. γ = 0
   (the default) drops the term statically: no hourglass is loaded or run.
+  `loss.pose_start_step` S delays the term: steps before S run the plain step's program
+  (phases "g_only_before_pose" and "gan_before_pose"), so the U-Net learns to fill at the
+  plain step's cost before the pose term shapes its fills.
 - `model.pose_condition = True` gives the generator 12 more input channels: the
   hourglass's heatmaps (one per joint type) of its input image (holes filled as above),
   resized to the image size. The hourglass is then needed at inference too; the
@@ -47,7 +50,8 @@ pixels are the input's.
 
 Config fields: model.{width, disc_width, fc_width, bn_momentum, input_fill, residual, pose_condition,
 fourier_blocks, fill_once, flip_test};
-loss.{hole_weight, mask_weight, perceptual_weight, perceptual_layers, adversarial_weight, pose_weight, ssim_weight};
+loss.{hole_weight, mask_weight, perceptual_weight, perceptual_layers, adversarial_weight, pose_weight, pose_start_step,
+ssim_weight};
 pose.workdir; optim.{learning_rate, b1, b2, decay, ema_decay}; schedule.g_only_epochs; data.mean_rgb (filled by the trainer).
 """
 
@@ -280,7 +284,28 @@ def weights(config, step) -> dict[str, float]:
 SPEC = gan.GanSpec(generator=generator, discriminator=discriminator, generator_input=generator_input,
                    terms=terms, weights=weights, optimizers=optimizers, show=show, load_frozen=load_frozen)
 _METHOD = gan.make_method(SPEC)
-phase = _METHOD.phase
+
+# The engine's phases, each also without the pose term: the steps before loss.pose_start_step.
+BEFORE_POSE = "_before_pose"
+PHASES = gan.PHASES + tuple(p + BEFORE_POSE for p in gan.PHASES)
+
+
+def pose_start_step(config) -> int:
+    return int(config.loss.get("pose_start_step", 0) or 0)
+
+
+def phase(config, step: int) -> str:
+    """The engine's phase of the update from `step`, marked as before the pose term while step < S."""
+    engine_phase = _METHOD.phase(config, step)
+    return engine_phase + BEFORE_POSE if uses_pose_loss(config) and step < pose_start_step(config) else engine_phase
+
+
+def without_pose_loss(config):
+    """The config with γ = 0 (a copy): the plain step's program, the heatmap inputs kept."""
+    config = config.copy_and_resolve_references()
+    with config.unlocked():
+        config.loss.pose_weight = 0.0
+    return config
 
 
 def init_state(config, key: jax.Array, batch: dict) -> TrainState:
@@ -290,6 +315,8 @@ def init_state(config, key: jax.Array, batch: dict) -> TrainState:
 
 
 def train_step(config, state: TrainState, batch: dict, frozen=None, *, phase: str = "gan"):
+    if phase.endswith(BEFORE_POSE):
+        config, phase = without_pose_loss(config), phase.removesuffix(BEFORE_POSE)
     return _METHOD.train_step(config, state, with_pose_input(config, batch, frozen), frozen, phase=phase)
 
 

@@ -24,6 +24,7 @@ from jaxpaint.data.loader import PRECOMPUTED_KEYS
 from jaxpaint.errors import JaxpaintError
 from jaxpaint.ops.pixels import to_model
 from jaxpaint.engine import checkpoint as ckpt
+from jaxpaint.engine import gan
 from jaxpaint.engine import mesh as mesh_lib
 from jaxpaint.train import preflight
 from jaxpaint.train.guard import TrainingGuard, TrainingStopped
@@ -152,7 +153,7 @@ def compile_steps(method, config, mesh) -> dict[str, Callable]:
 
         return jax.jit(train, in_shardings=(rep, data, rep), out_shardings=(rep, rep), donate_argnums=0)
 
-    phases = ("g_only", "gan") if hasattr(method, "phase") else ("train",)
+    phases = getattr(method, "PHASES", gan.PHASES) if hasattr(method, "phase") else ("train",)
     steps = {"train": {phase: train_for(phase) for phase in phases}}
     for name in ("eval", "preview"):
         fn = getattr(method, f"{name}_step" if name == "eval" else name, None)
