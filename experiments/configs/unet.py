@@ -72,6 +72,8 @@ without conditioning), on top of `lspet` or `pose_lspet`:
          inference too (read from the run's pose.workdir)
   --config.pose.workdir=DIR              the trained hourglass run, or a released pose evaluator's
          name such as hourglass-lspet-v1 (needed by both)
+  --config.loss.pose_start_step=S        the pose term from step S on; the steps before S
+         run the plain (or conditioned) step's program at its cost
 
 Perceptual weight. The team's code multiplies its perceptual loss by 1e-12, which
 turns it off. Here it is `loss.perceptual_weight`, default 1e-3. Measured on 12
