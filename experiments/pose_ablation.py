@@ -56,6 +56,13 @@ def pose_network(config: dict) -> str:
     return Path(workdir).name if used and workdir else "–"
 
 
+def pose_from_step(config: dict) -> str:
+    """The step the pose term starts at (loss.pose_start_step; 0 for runs before the field), or "–" at γ = 0."""
+    if not config["loss"].get("pose_weight", 0.0):
+        return "–"
+    return str(int(config["loss"].get("pose_start_step", 0) or 0))
+
+
 def rows(suite: Path, names: list[str], reference: str) -> list[dict]:
     results = {name: json.loads((suite / "eval" / name / "results.json").read_text()) for name in names}
     base = results[reference]["per_image"]
@@ -65,7 +72,7 @@ def rows(suite: Path, names: list[str], reference: str) -> list[dict]:
         per_image = results[name]["per_image"]
         row = {"name": name, "pose_weight": config["loss"].get("pose_weight", 0.0),
                "pose_condition": config["model"].get("pose_condition", False),
-               "pose_network": pose_network(config),
+               "pose_network": pose_network(config), "pose_from_step": pose_from_step(config),
                "images": results[name]["num_images"], **results[name]["means"]}
         row["wnjd_se"], row["pck_se"] = mean_se(per_image["wnjd"])[1], mean_se(per_image["pck"])[1]
         for key in PAIRED:
@@ -76,16 +83,22 @@ def rows(suite: Path, names: list[str], reference: str) -> list[dict]:
 
 
 def markdown(table: list[dict], reference: str) -> str:
-    lines = ["| pose network | γ | heatmap inputs | steps | minutes | DSSIM ↓ | ΔDSSIM | MSE ↓ | LPIPS (VGG) ↓ | WNJD ↓ "
-             "| ΔWNJD | PCK@0.2 ↑ |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| pose network | γ | γ from step | heatmap inputs | steps | minutes | DSSIM ↓ | ΔDSSIM | MSE ↓ "
+             "| LPIPS (VGG) ↓ | WNJD ↓ | ΔWNJD | PCK@0.2 ↑ |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         delta = (lambda k: "–") if r["name"] == reference else (
             lambda k: f"{r[f'{k}_vs_plain']:+.4f} ± {r[f'{k}_vs_plain_se']:.4f}")
         minutes = "–" if r["minutes"] is None else f"{r['minutes']:.1f}"
-        lines.append(f"| {r['pose_network']} | {r['pose_weight']:g} | {'yes' if r['pose_condition'] else '–'} | {r['steps']} | "
+        lines.append(f"| {r['pose_network']} | {r['pose_weight']:g} | {r['pose_from_step']} | {'yes' if r['pose_condition'] else '–'} | {r['steps']} | "
                      f"{minutes} | {r['dssim']:.4f} | {delta('dssim')} | {r['mse']:.4f} | {r['lpips_vgg']:.4f} | "
                      f"{r['wnjd']:.4f} ± {r['wnjd_se']:.4f} | {delta('wnjd')} | {r['pck']:.3f} ± {r['pck_se']:.3f} |")
     return "\n".join(lines)
+
+
+def row_label(row: dict) -> str:
+    delayed = row["pose_from_step"] not in ("0", "–")
+    return (f"{row['pose_network']}\nγ={row['pose_weight']:g}" + (f" from step {row['pose_from_step']}" if delayed else "")
+            + (" + heatmaps" if row["pose_condition"] else ""))
 
 
 def plot(table: list[dict], reference: str, path: Path) -> None:
@@ -97,8 +110,7 @@ def plot(table: list[dict], reference: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     others = [r for r in table if r["name"] != reference]
-    labels = [f"{r['pose_network']}\nγ={r['pose_weight']:g}" + (" + heatmaps" if r["pose_condition"] else "")
-              for r in others]
+    labels = [row_label(r) for r in others]
     fig, axes = plt.subplots(1, len(PAIRED), figsize=(4.2 * len(PAIRED), 0.5 + 0.6 * len(others) + 0.8))
     for ax, key in zip(axes, PAIRED):
         values = [r[f"{key}_vs_plain"] for r in others]
