@@ -89,13 +89,15 @@ def markdown(table: list[dict], reference: str) -> str:
         delta = (lambda k: "–") if r["name"] == reference else (
             lambda k: f"{r[f'{k}_vs_plain']:+.4f} ± {r[f'{k}_vs_plain_se']:.4f}")
         minutes = "–" if r["minutes"] is None else f"{r['minutes']:.1f}"
-        lines.append(f"| {r['pose_network']} | {r['pose_weight']:g} | {r['pose_from_step']} | {'yes' if r['pose_condition'] else '–'} | {r['steps']} | "
+        inputs = "yes" if r["pose_condition"] else "–"
+        lines.append(f"| {r['pose_network']} | {r['pose_weight']:g} | {r['pose_from_step']} | {inputs} | {r['steps']} | "
                      f"{minutes} | {r['dssim']:.4f} | {delta('dssim')} | {r['mse']:.4f} | {r['lpips_vgg']:.4f} | "
                      f"{r['wnjd']:.4f} ± {r['wnjd_se']:.4f} | {delta('wnjd')} | {r['pck']:.3f} ± {r['pck_se']:.3f} |")
     return "\n".join(lines)
 
 
 def row_label(row: dict) -> str:
+    """The figure's label of a row: its pose network, γ, a late start when there is one, and heatmap inputs."""
     delayed = row["pose_from_step"] not in ("0", "–")
     return (f"{row['pose_network']}\nγ={row['pose_weight']:g}" + (f" from step {row['pose_from_step']}" if delayed else "")
             + (" + heatmaps" if row["pose_condition"] else ""))
